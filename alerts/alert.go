@@ -1,0 +1,77 @@
+package alerts
+
+import "time"
+
+// TimeFormat is EVE's timestamp layout: RFC 3339 with microseconds and a
+// numeric zone without colon, e.g. 2026-11-22T10:15:03.123456+0000.
+const TimeFormat = "2006-01-02T15:04:05.000000-0700"
+
+// Alert is one alert as in docs/contract.md (a Suricata EVE superset).
+// Optional parts are pointers or omitempty so that absent means absent.
+type Alert struct {
+	Timestamp time.Time  `json:"-"`          // marshalled as "timestamp" in TimeFormat, UTC
+	EventType string     `json:"event_type"` // always "alert"
+	SrcIP     string     `json:"src_ip,omitempty"`
+	SrcPort   uint16     `json:"src_port,omitempty"`
+	DestIP    string     `json:"dest_ip,omitempty"`
+	DestPort  uint16     `json:"dest_port,omitempty"`
+	Proto     string     `json:"proto"`     // "TCP"
+	AppProto  string     `json:"app_proto"` // "mqtt"
+	Alert     AlertInfo  `json:"alert"`
+	MQTT      *MQTTInfo  `json:"mqtt,omitempty"`
+	Detection *Detection `json:"detection,omitempty"`
+	Block     *BlockInfo `json:"block,omitempty"`
+}
+
+// AlertInfo is EVE's "alert" object.
+type AlertInfo struct {
+	Action      string `json:"action"` // "allowed" or "blocked"
+	GID         int    `json:"gid"`
+	SignatureID int    `json:"signature_id"`
+	Rev         int    `json:"rev"`
+	Signature   string `json:"signature"`
+	Category    string `json:"category"`
+	Severity    int    `json:"severity"`
+}
+
+// MQTTInfo is what is known of the offending client. Never a password or a
+// payload.
+type MQTTInfo struct {
+	ClientID        string `json:"client_id,omitempty"`
+	Username        string `json:"username,omitempty"`
+	ProtocolVersion uint8  `json:"protocol_version,omitempty"`
+}
+
+// Detection says which rule fired on which key with which count.
+type Detection struct {
+	Rule      string            `json:"rule"`
+	Key       map[string]string `json:"key"`
+	Count     float64           `json:"count"`
+	WindowS   float64           `json:"window_s"`
+	FirstSeen time.Time         `json:"-"` // "first_seen" in TimeFormat
+	LastSeen  time.Time         `json:"-"` // "last_seen" in TimeFormat
+}
+
+// BlockInfo is present when the rule added a block entry.
+type BlockInfo struct {
+	Target string  `json:"target"` // src_ip, client_id, username
+	Value  string  `json:"value"`
+	TTLS   float64 `json:"ttl_s"`
+}
+
+// BlockEvent is one change of the dynamic block list.
+type BlockEvent struct {
+	Timestamp time.Time   `json:"-"`
+	EventType string      `json:"event_type"` // always "block"
+	Op        string      `json:"op"`         // "add" or "remove"
+	Target    string      `json:"target"`
+	Value     string      `json:"value"`
+	TTLS      float64     `json:"ttl_s"`
+	Reason    BlockReason `json:"reason"`
+}
+
+// BlockReason names the rule that caused a block.
+type BlockReason struct {
+	SignatureID int    `json:"signature_id"`
+	Category    string `json:"category"`
+}
