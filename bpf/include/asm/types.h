@@ -1,0 +1,2 @@
+/* The BPF target has no asm/ headers of its own: the generic ones fit. */
+#include <asm-generic/types.h>

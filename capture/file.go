@@ -1,0 +1,158 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// ErrFormat is returned (wrapped) when a file is neither pcap nor pcapng.
+var ErrFormat = errors.New("not a pcap or pcapng file")
+
+const readBufSize = 1 << 20
+
+// FileSource reads a pcap or pcapng file, gzip-compressed or not; the
+// format is detected from the magic number, never the file name.
+// ZeroCopyReadPacketData returns frames valid until the next call. Errors
+// other than io.EOF name the file and the byte offset of the record that
+// failed (in the uncompressed stream for a .gz file).
+type FileSource struct {
+	name    string
+	closer  io.Closer
+	counter *countingReader
+	br      *bufio.Reader
+	gz      bool
+	src     interface {
+		ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	}
+	lt     layers.LinkType
+	ng     bool
+	recOff int64 // offset of the record being read
+}
+
+// OpenFile opens a capture file. Close it when done.
+func OpenFile(path string) (*FileSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open capture %s: %w", path, err)
+	}
+	s, err := NewFileSource(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.closer = f
+	return s, nil
+}
+
+// NewFileSource reads a capture from r; name is used in errors.
+func NewFileSource(r io.Reader, name string) (*FileSource, error) {
+	s := &FileSource{name: name}
+	raw := bufio.NewReaderSize(r, 64<<10)
+	magic, err := raw.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("read capture %s: offset 0: %w", name, noEOF(err))
+	}
+	var rd io.Reader = raw
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, fmt.Errorf("read capture %s: gzip header: %w", name, err)
+		}
+		rd = zr
+		s.gz = true
+	}
+	// pcapgo wraps its input in bufio.NewReader, which returns our
+	// *bufio.Reader unchanged (it is large enough): so the bytes consumed
+	// by the decoder are counter.n - br.Buffered(), exactly.
+	s.counter = &countingReader{r: rd}
+	s.br = bufio.NewReaderSize(s.counter, readBufSize)
+	magic, err = s.br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("read capture %s: offset 0: %w", name, noEOF(err))
+	}
+	switch binary.LittleEndian.Uint32(magic) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		r, err := pcapgo.NewReader(s.br)
+		if err != nil {
+			return nil, fmt.Errorf("read capture %s: offset 0: pcap header: %w", name, err)
+		}
+		s.src, s.lt = r, r.LinkType()
+	case 0x0a0d0d0a:
+		r, err := pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read capture %s: offset 0: pcapng header: %w", name, err)
+		}
+		s.src, s.lt, s.ng = r, r.LinkType(), true
+	default:
+		return nil, fmt.Errorf("read capture %s: magic %x: %w", name, magic, ErrFormat)
+	}
+	s.recOff = s.offset()
+	return s, nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (s *FileSource) offset() int64 { return s.counter.n - int64(s.br.Buffered()) }
+
+// ZeroCopyReadPacketData implements gopacket.ZeroCopyPacketDataSource.
+func (s *FileSource) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	data, ci, err := s.src.ZeroCopyReadPacketData()
+	if err != nil {
+		if err == io.EOF && s.offset() == s.recOff {
+			return nil, ci, io.EOF
+		}
+		return nil, ci, s.wrapErr(err)
+	}
+	s.recOff = s.offset()
+	return data, ci, nil
+}
+
+func (s *FileSource) wrapErr(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	what := "offset"
+	if s.gz {
+		what = "uncompressed offset"
+	}
+	return fmt.Errorf("read capture %s: %s %d: truncated or corrupt record: %w", s.name, what, s.recOff, err)
+}
+
+// LinkType of the capture (of its first interface, for pcapng).
+func (s *FileSource) LinkType() layers.LinkType { return s.lt }
+
+// Offset is the number of (uncompressed) bytes consumed so far.
+func (s *FileSource) Offset() int64 { return s.offset() }
+
+// Close closes the file opened by OpenFile.
+func (s *FileSource) Close() error {
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

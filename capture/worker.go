@@ -1,0 +1,461 @@
+package capture
+
+import (
+	"slices"
+	"time"
+
+	"mqttids/decode"
+	"mqttids/event"
+)
+
+// conn is one tracked TCP connection.
+type conn struct {
+	key     flowKey
+	cliIsA  bool // the client is endpoint a of key
+	flow    event.Flow
+	info    event.Conn
+	tls     bool
+	half    [2]half          // 0: client → server, 1: server → client
+	fr      [2]*decode.Framer // nil for TLS connections
+	last    int64            // packet time of the last segment, ns
+	prev    *conn            // LRU list, most recent at w.lru.next
+	next    *conn
+	discSeen bool
+	openSeq uint64
+}
+
+// dirSink adapts one direction of a conn to streamSink.
+type dirSink struct {
+	w    *worker
+	c    *conn
+	dir  int
+	ts   time.Time
+	seq  uint64
+}
+
+// counters are a worker's statistics; only the worker writes them.
+type counters struct {
+	tcpFlows, mqttConns, mqttPackets, malformed, gaps, dropped, evicted, tls uint64
+	byType                                                                   [16]uint64
+	byRule                                                                   map[string]uint64
+}
+
+// emitter receives a worker's events. phase and tie order events of one
+// packet sequence number across workers: phase 0 are idle-timeout closes
+// (tie = connection id), phase 1 the events of the packet itself.
+type emitter interface {
+	emit(ev *event.Event, phase uint8, tie uint64)
+}
+
+// worker owns a shard of the flows. It is used by one goroutine at a time.
+type worker struct {
+	opts    *Options
+	ports   portSet
+	tls     portSet
+	maxFlows int
+	flows   map[flowKey]*conn
+	lru     conn // sentinel of the LRU ring
+	free    []*conn
+	freeFr  []*decode.Framer
+	total   int
+	pool    segPool
+	lim     reasmLimits
+	out     emitter
+	ev      event.Event
+	pkt     decode.Packet
+	sink    dirSink
+	valFn   func(v *decode.MalformedError)
+	nextID  *uint64 // connection ids; deterministic: from the opening packet's seq
+	st      counters
+	expired []*conn
+	tie     uint64 // order of events within one packet (see emitter)
+	tieHi   uint64 // connection id << 24 while closing in phase 0
+	phase   uint8
+	valFrom bool
+	pub     published
+}
+
+func newWorker(o *Options, share int, out emitter) *worker {
+	w := &worker{
+		opts:     o,
+		ports:    newPortSet(o.Ports),
+		tls:      newPortSet(o.TLSPorts),
+		maxFlows: max(1, o.MaxFlows/share),
+		flows:    make(map[flowKey]*conn),
+		out:      out,
+	}
+	w.st.byRule = make(map[string]uint64)
+	w.lru.prev, w.lru.next = &w.lru, &w.lru
+	w.lim = reasmLimits{
+		maxFlow:  o.MaxFlowBuffer,
+		maxTotal: max(o.MaxFlowBuffer, o.MaxBufferTotal/share),
+		total:    &w.total,
+		pool:     &w.pool,
+		dropped:  &w.st.dropped,
+	}
+	w.sink.w = w
+	w.valFn = w.onViolation
+	w.phase = 1
+	return w
+}
+
+// portSet is a 65536-bit set of TCP ports.
+type portSet [1024]uint64
+
+func newPortSet(ports []uint16) *portSet {
+	var s portSet
+	for _, p := range ports {
+		s[p>>6] |= 1 << (p & 63)
+	}
+	return &s
+}
+
+func (s *portSet) has(p uint16) bool { return s[p>>6]&(1<<(p&63)) != 0 }
+
+// packet processes one parsed TCP segment; seq is its index in the input.
+func (w *worker) packet(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq uint64) {
+	w.tie = 0
+	c := w.flows[*key]
+	if c == nil {
+		c = w.open(pi, key, fromA, ts, seq)
+		if c == nil {
+			return
+		}
+	}
+	fromClient := fromA == c.cliIsA
+	dir := 0
+	if !fromClient {
+		dir = 1
+	}
+	c.last = ts.UnixNano()
+	if w.lru.next != c { // move to front
+		c.prev.next, c.next.prev = c.next, c.prev
+		c.next, c.prev = w.lru.next, &w.lru
+		w.lru.next.prev = c
+		w.lru.next = c
+	}
+	if c.tls {
+		switch {
+		case pi.flags&tcpRST != 0:
+			w.close(c, event.CloseRST, ts, seq, fromClient)
+		case pi.flags&tcpFIN != 0:
+			h := &c.half[dir]
+			h.fin, h.finDone = true, true
+			if c.half[0].finDone && c.half[1].finDone {
+				w.close(c, event.CloseFIN, ts, seq, fromClient)
+			}
+		}
+		return
+	}
+	h := &c.half[dir]
+	s := &w.sink
+	s.c, s.dir, s.ts, s.seq = c, dir, ts, seq
+	dseq := pi.seq
+	if pi.flags&tcpSYN != 0 {
+		if !h.init || len(h.ooo) == 0 && h.next == pi.seq {
+			// First SYN, or a SYN retransmission before any data.
+			h.init = true
+			h.next = pi.seq + 1
+		}
+		dseq = pi.seq + 1
+	}
+	if pi.flags&tcpRST != 0 {
+		if len(pi.payload) > 0 {
+			h.segment(dseq, pi.payload, false, &w.lim, s)
+		}
+		w.close(c, event.CloseRST, ts, seq, fromClient)
+		return
+	}
+	if len(pi.payload) > 0 || pi.flags&tcpFIN != 0 {
+		h.segment(dseq, pi.payload, pi.flags&tcpFIN != 0, &w.lim, s)
+	}
+	if c.half[0].finDone && c.half[1].finDone {
+		w.close(c, event.CloseFIN, ts, seq, fromClient)
+	}
+}
+
+// open creates a connection for a segment of an unknown flow, or returns
+// nil when the segment does not start one we track.
+func (w *worker) open(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq uint64) *conn {
+	if pi.flags&tcpRST != 0 {
+		return nil
+	}
+	var clientIsSrc bool
+	syn, ack := pi.flags&tcpSYN != 0, pi.flags&tcpACK != 0
+	switch {
+	case syn && !ack:
+		if !w.ports.has(pi.dport) && !w.tls.has(pi.dport) {
+			return nil // other ports: picked up from the first CONNECT
+		}
+		clientIsSrc = true
+	case syn && ack:
+		if !w.ports.has(pi.sport) && !w.tls.has(pi.sport) {
+			return nil
+		}
+		clientIsSrc = false
+	case len(pi.payload) == 0:
+		return nil // a bare ACK or FIN says nothing about who is who
+	case w.ports.has(pi.dport) || w.tls.has(pi.dport):
+		clientIsSrc = true
+	case w.ports.has(pi.sport) || w.tls.has(pi.sport):
+		clientIsSrc = false
+	case looksLikeConnect(pi.payload):
+		clientIsSrc = true
+	default:
+		return nil
+	}
+	if len(w.flows) >= w.maxFlows {
+		w.evict(ts, seq)
+	}
+	c := w.newConn()
+	c.key = *key
+	c.cliIsA = fromA == clientIsSrc
+	cli, srv := addrPort(&pi.src, pi.v4, pi.sport), addrPort(&pi.dst, pi.v4, pi.dport)
+	if !clientIsSrc {
+		cli, srv = srv, cli
+	}
+	c.flow = event.Flow{Client: cli, Server: srv}
+	c.tls = w.tls.has(srv.Port())
+	c.openSeq = seq
+	c.info.ID = seq + 1
+	c.info.TLS = c.tls
+	c.last = ts.UnixNano()
+	if !c.tls {
+		for i := range c.fr {
+			c.fr[i] = w.newFramer()
+		}
+	}
+	w.flows[*key] = c
+	c.next, c.prev = w.lru.next, &w.lru
+	w.lru.next.prev = c
+	w.lru.next = c
+	w.st.tcpFlows++
+	ev := w.newEvent(event.TCPOpen, c, ts, seq, clientIsSrc)
+	w.out.emit(ev, w.phase, w.nextTie())
+	if c.tls {
+		w.st.tls++
+		ev = w.newEvent(event.TLS, c, ts, seq, clientIsSrc)
+		w.out.emit(ev, w.phase, w.nextTie())
+	}
+	return c
+}
+
+func (w *worker) nextTie() uint64 { w.tie++; return w.tieHi | w.tie&(1<<24-1) }
+
+func (w *worker) newConn() *conn {
+	if n := len(w.free); n > 0 {
+		c := w.free[n-1]
+		w.free = w.free[:n-1]
+		return c
+	}
+	return &conn{}
+}
+
+func (w *worker) newFramer() *decode.Framer {
+	if n := len(w.freeFr); n > 0 {
+		f := w.freeFr[n-1]
+		w.freeFr = w.freeFr[:n-1]
+		f.Reset()
+		return f
+	}
+	return decode.NewFramer(decode.FramerOptions{MaxPacketSize: w.opts.MaxPacketSize, MaxBuffer: w.opts.MaxFlowBuffer})
+}
+
+func (w *worker) newEvent(k event.Kind, c *conn, ts time.Time, seq uint64, fromClient bool) *event.Event {
+	w.ev = event.Event{Kind: k, Time: ts, Flow: c.flow, FromClient: fromClient, Conn: &c.info, Seq: seq}
+	return &w.ev
+}
+
+// close ends a connection: what is still buffered is delivered (with
+// gaps), then TCPClose is emitted and the state recycled.
+func (w *worker) close(c *conn, why event.CloseReason, ts time.Time, seq uint64, fromClient bool) {
+	if !c.tls {
+		s := &w.sink
+		for dir := range c.half {
+			if len(c.half[dir].ooo) > 0 {
+				s.c, s.dir, s.ts, s.seq = c, dir, ts, seq
+				c.half[dir].flush(s, &w.lim)
+			}
+		}
+	}
+	ev := w.newEvent(event.TCPClose, c, ts, seq, fromClient)
+	ev.Close = why
+	ev.DisconnectSeen = c.discSeen
+	w.out.emit(ev, w.phase, w.nextTie())
+	w.remove(c)
+}
+
+func (w *worker) remove(c *conn) {
+	delete(w.flows, c.key)
+	c.prev.next, c.next.prev = c.next, c.prev
+	for i := range c.half {
+		c.half[i].release(&w.lim)
+		if c.fr[i] != nil {
+			w.freeFr = append(w.freeFr, c.fr[i])
+		}
+	}
+	ooo0, ooo1 := c.half[0].ooo[:0], c.half[1].ooo[:0]
+	*c = conn{}
+	c.half[0].ooo, c.half[1].ooo = ooo0, ooo1
+	w.free = append(w.free, c)
+}
+
+// evict closes the least recently active connection to make room.
+func (w *worker) evict(ts time.Time, seq uint64) {
+	c := w.lru.prev
+	if c == &w.lru {
+		return
+	}
+	w.st.evicted++
+	w.close(c, event.CloseEvicted, ts, seq, true)
+}
+
+// sweep closes connections idle for longer than the timeout. Expired
+// connections are closed in id order so that the output does not depend on
+// how flows are spread over workers.
+func (w *worker) sweep(ts time.Time, seq uint64) {
+	limit := ts.UnixNano() - int64(w.opts.IdleTimeout)
+	w.expired = w.expired[:0]
+	for c := w.lru.prev; c != &w.lru && c.last < limit; c = c.prev {
+		w.expired = append(w.expired, c)
+	}
+	if len(w.expired) == 0 {
+		return
+	}
+	slices.SortFunc(w.expired, func(a, b *conn) int { return cmpU64(a.info.ID, b.info.ID) })
+	w.closeExpired(event.CloseTimeout, ts, seq)
+}
+
+// closeAll ends every connection (end of input), in id order.
+func (w *worker) closeAll(why event.CloseReason, ts time.Time, seq uint64) {
+	w.expired = w.expired[:0]
+	for c := w.lru.next; c != &w.lru; c = c.next {
+		w.expired = append(w.expired, c)
+	}
+	slices.SortFunc(w.expired, func(a, b *conn) int { return cmpU64(a.info.ID, b.info.ID) })
+	w.closeExpired(why, ts, seq)
+}
+
+// closeExpired closes w.expired in phase 0: their events sort by
+// connection id among the events of every worker at this sequence number.
+func (w *worker) closeExpired(why event.CloseReason, ts time.Time, seq uint64) {
+	w.phase = 0
+	for _, c := range w.expired {
+		w.tieHi, w.tie = c.info.ID<<24, 0
+		w.close(c, why, ts, seq, true)
+	}
+	w.phase, w.tieHi, w.tie = 1, 0, 0
+	clear(w.expired)
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// deliver feeds in-order bytes to the direction's framer and emits what it
+// decodes.
+func (s *dirSink) deliver(data []byte) {
+	w, c := s.w, s.c
+	f := c.fr[s.dir]
+	f.Feed(data)
+	fromClient := s.dir == 0
+	for range maxPacketsPerFeed(len(data)) {
+		err := f.Next(&w.pkt)
+		if err == nil {
+			w.mqtt(c, fromClient, s.ts, s.seq)
+			continue
+		}
+		if err == decode.ErrShortBuffer {
+			return
+		}
+		w.malformed(c, fromClient, s.ts, s.seq, err, nil)
+	}
+}
+
+// maxPacketsPerFeed bounds the Next loop: every packet or error consumes
+// at least one byte (two for a packet), so a framer that stops making
+// progress cannot hang the worker.
+func maxPacketsPerFeed(n int) int { return n + 64 }
+
+func (s *dirSink) gap(n int) {
+	w, c := s.w, s.c
+	w.st.gaps++
+	c.fr[s.dir].Gap(n)
+	ev := w.newEvent(event.Gap, c, s.ts, s.seq, s.dir == 0)
+	ev.GapBytes = n
+	w.out.emit(ev, w.phase, w.nextTie())
+}
+
+// mqtt handles one decoded control packet in w.pkt.
+func (w *worker) mqtt(c *conn, fromClient bool, ts time.Time, seq uint64) {
+	p := &w.pkt
+	if p.Type == decode.CONNECT && fromClient {
+		w.connect(c, p)
+	}
+	if p.Type == decode.DISCONNECT && fromClient {
+		c.discSeen = true
+	}
+	if !c.info.ConnectSeen && c.info.Version == 0 {
+		if v, ok := c.fr[0].Version(); ok {
+			c.info.Version, c.info.Inferred = v, true
+		} else if v, ok := c.fr[1].Version(); ok {
+			c.info.Version, c.info.Inferred = v, true
+		}
+	}
+	w.st.mqttPackets++
+	w.st.byType[p.Type&15]++
+	ev := w.newEvent(event.MQTT, c, ts, seq, fromClient)
+	ev.Packet = p
+	w.out.emit(ev, w.phase, w.nextTie())
+	w.sink.c, w.sink.ts, w.sink.seq = c, ts, seq
+	w.valFrom = fromClient
+	decode.Validate(p, w.valFn)
+}
+
+func (w *worker) connect(c *conn, p *decode.Packet) {
+	if !c.info.ConnectSeen {
+		w.st.mqttConns++
+	}
+	in := &c.info
+	in.ConnectSeen = true
+	in.Inferred = false
+	in.Version = p.ProtocolLevel
+	in.KeepAlive = p.KeepAlive
+	in.HasPassword = p.HasPassword()
+	// Strings are made once per connection; a repeated CONNECT with the
+	// same values (a protocol violation anyway) does not allocate again.
+	if in.ClientID != string(p.ClientID) {
+		in.ClientID = string(p.ClientID)
+	}
+	if in.Username != string(p.Username) {
+		in.Username = string(p.Username)
+	}
+	switch p.ProtocolLevel {
+	case decode.V31, decode.V311, decode.V5:
+		c.fr[1].SetVersion(p.ProtocolLevel)
+	}
+}
+
+// onViolation receives decode.Validate's findings for w.pkt.
+func (w *worker) onViolation(v *decode.MalformedError) {
+	w.malformed(w.sink.c, w.valFrom, w.sink.ts, w.sink.seq, v, &w.pkt)
+}
+
+func (w *worker) malformed(c *conn, fromClient bool, ts time.Time, seq uint64, err error, p *decode.Packet) {
+	w.st.malformed++
+	if me, ok := err.(*decode.MalformedError); ok {
+		w.st.byRule[me.Rule]++
+	} else {
+		w.st.byRule["other"]++
+	}
+	ev := w.newEvent(event.Malformed, c, ts, seq, fromClient)
+	ev.Err = err
+	ev.Packet = p
+	w.out.emit(ev, w.phase, w.nextTie())
+}

@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"sync"
+
+	"mqttids/alerts"
+)
+
+// maxTopKeys bounds the per-source and per-client-id alert tallies kept for
+// the summary; beyond it new keys are not tallied (and counted as such).
+const maxTopKeys = 10000
+
+// countingEmitter tallies alerts for the statistics and the summary and
+// passes everything on.
+type countingEmitter struct {
+	next alerts.Emitter
+
+	mu         sync.Mutex
+	total      uint64
+	byCategory map[string]uint64
+	bySource   map[string]uint64
+	byClientID map[string]uint64
+	untallied  uint64
+	blocks     uint64
+}
+
+func newCountingEmitter(next alerts.Emitter) *countingEmitter {
+	return &countingEmitter{
+		next:       next,
+		byCategory: map[string]uint64{},
+		bySource:   map[string]uint64{},
+		byClientID: map[string]uint64{},
+	}
+}
+
+func (c *countingEmitter) EmitAlert(a *alerts.Alert) {
+	c.mu.Lock()
+	c.total++
+	c.byCategory[a.Alert.Category]++
+	c.tally(c.bySource, a.SrcIP)
+	if a.MQTT != nil && a.MQTT.ClientID != "" {
+		c.tally(c.byClientID, a.MQTT.ClientID)
+	}
+	c.mu.Unlock()
+	if c.next != nil {
+		c.next.EmitAlert(a)
+	}
+}
+
+func (c *countingEmitter) tally(m map[string]uint64, k string) {
+	if k == "" {
+		return
+	}
+	if _, ok := m[k]; !ok && len(m) >= maxTopKeys {
+		c.untallied++
+		return
+	}
+	m[k]++
+}
+
+func (c *countingEmitter) EmitBlock(b *alerts.BlockEvent) {
+	c.mu.Lock()
+	c.blocks++
+	c.mu.Unlock()
+	if c.next != nil {
+		c.next.EmitBlock(b)
+	}
+}
+
+// fill copies the tallies into s.
+func (c *countingEmitter) fill(s *Stats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.Alerts = c.total
+	s.AlertsByCategory = make(map[string]uint64, len(c.byCategory))
+	for k, v := range c.byCategory {
+		s.AlertsByCategory[k] = v
+	}
+	s.BlockEntries = c.blocks
+	s.TopSources = top(c.bySource, 10)
+	s.TopClientIDs = top(c.byClientID, 10)
+}
+
+func top(m map[string]uint64, n int) []Count {
+	out := sorted(m)
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
