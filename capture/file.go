@@ -34,6 +34,7 @@ type FileSource struct {
 		ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 	}
 	lt     layers.LinkType
+	pktLT  layers.LinkType
 	ng     bool
 	recOff int64 // offset of the record being read
 }
@@ -56,28 +57,27 @@ func OpenFile(path string) (*FileSource, error) {
 // NewFileSource reads a capture from r; name is used in errors.
 func NewFileSource(r io.Reader, name string) (*FileSource, error) {
 	s := &FileSource{name: name}
-	raw := bufio.NewReaderSize(r, 64<<10)
-	magic, err := raw.Peek(4)
+	// One buffer between the file and pcapgo: pcapgo wraps its input in
+	// bufio.NewReader, which returns our *bufio.Reader unchanged (it is
+	// large enough), so the bytes consumed by the decoder are exactly
+	// counter.n - br.Buffered().
+	s.counter = &countingReader{r: r}
+	s.br = bufio.NewReaderSize(s.counter, readBufSize)
+	magic, err := s.br.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("read capture %s: offset 0: %w", name, noEOF(err))
 	}
-	var rd io.Reader = raw
 	if magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(raw)
+		zr, err := gzip.NewReader(s.br)
 		if err != nil {
 			return nil, fmt.Errorf("read capture %s: gzip header: %w", name, err)
 		}
-		rd = zr
 		s.gz = true
-	}
-	// pcapgo wraps its input in bufio.NewReader, which returns our
-	// *bufio.Reader unchanged (it is large enough): so the bytes consumed
-	// by the decoder are counter.n - br.Buffered(), exactly.
-	s.counter = &countingReader{r: rd}
-	s.br = bufio.NewReaderSize(s.counter, readBufSize)
-	magic, err = s.br.Peek(4)
-	if err != nil {
-		return nil, fmt.Errorf("read capture %s: offset 0: %w", name, noEOF(err))
+		s.counter = &countingReader{r: zr}
+		s.br = bufio.NewReaderSize(s.counter, readBufSize)
+		if magic, err = s.br.Peek(4); err != nil {
+			return nil, fmt.Errorf("read capture %s: uncompressed offset 0: %w", name, noEOF(err))
+		}
 	}
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
@@ -87,7 +87,9 @@ func NewFileSource(r io.Reader, name string) (*FileSource, error) {
 		}
 		s.src, s.lt = r, r.LinkType()
 	case 0x0a0d0d0a:
-		r, err := pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{})
+		// Mixed link types: every interface's packets are read, each
+		// with its own link type (see PacketLinkType).
+		r, err := pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("read capture %s: offset 0: pcapng header: %w", name, err)
 		}
@@ -112,14 +114,27 @@ func (s *FileSource) offset() int64 { return s.counter.n - int64(s.br.Buffered()
 func (s *FileSource) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	data, ci, err := s.src.ZeroCopyReadPacketData()
 	if err != nil {
-		if err == io.EOF && s.offset() == s.recOff {
+		// pcapgo returns io.EOF only when the file ends between records
+		// (or blocks); a cut record is io.ErrUnexpectedEOF.
+		if err == io.EOF {
 			return nil, ci, io.EOF
 		}
 		return nil, ci, s.wrapErr(err)
 	}
 	s.recOff = s.offset()
+	s.pktLT = s.lt
+	if s.ng && len(ci.AncillaryData) > 0 {
+		if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+			s.pktLT = lt
+		}
+	}
 	return data, ci, nil
 }
+
+// PacketLinkType is the link type of the frame returned by the last
+// ZeroCopyReadPacketData: a pcapng file may mix interfaces of several
+// link types.
+func (s *FileSource) PacketLinkType() layers.LinkType { return s.pktLT }
 
 func (s *FileSource) wrapErr(err error) error {
 	if err == io.EOF {

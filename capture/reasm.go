@@ -35,6 +35,8 @@ type half struct {
 	finDone  bool // every byte up to the FIN was delivered
 	ooo      []oooSeg
 	oooBytes int
+	peerAck  uint32 // highest acknowledgement of this direction by the peer
+	ackSeen  bool
 }
 
 // reasmLimits are the caps shared by a worker's halves.
@@ -43,7 +45,7 @@ type reasmLimits struct {
 	maxTotal int  // bytes buffered by the worker
 	total    *int // bytes buffered by the worker now
 	pool     *segPool
-	dropped  *uint64
+	dropped  *uint64 // segments that hit a buffer cap
 }
 
 // rel returns seq relative to h.next as a signed distance.
@@ -80,6 +82,10 @@ func (h *half) segment(seq uint32, data []byte, fin bool, lim *reasmLimits, out 
 		default:
 			h.insert(seq, data, lim, out)
 			h.drain(out, lim)
+			if h.ackSeen {
+				// the peer may already have acknowledged the hole
+				h.acked(h.peerAck, lim, out)
+			}
 		}
 	}
 	if h.fin && !h.finDone && h.next == h.finSeq && len(h.ooo) == 0 {
@@ -91,6 +97,9 @@ func (h *half) segment(seq uint32, data []byte, fin bool, lim *reasmLimits, out 
 // (first seen wins), enforcing the caps by skipping ahead over missing
 // bytes (a gap) when a cap would be exceeded.
 func (h *half) insert(seq uint32, data []byte, lim *reasmLimits, out streamSink) {
+	if h.oooBytes+len(data) > lim.maxFlow || *lim.total+len(data) > lim.maxTotal {
+		*lim.dropped++ // counted once per segment that hit a cap
+	}
 	for h.oooBytes+len(data) > lim.maxFlow || *lim.total+len(data) > lim.maxTotal {
 		if len(h.ooo) == 0 {
 			// Nothing of ours to give back: give up on the hole before
@@ -196,6 +205,32 @@ func (h *half) skipToFirst(out streamSink, lim *reasmLimits) {
 	if d := h.rel(h.ooo[0].seq); d > 0 {
 		out.gap(int(d))
 		h.next = h.ooo[0].seq
+	}
+}
+
+// acked applies the peer's acknowledgement number: when the peer has
+// acknowledged bytes this half never saw, they were lost by the capture,
+// not the network, so waiting for a retransmission is pointless: the hole
+// is declared a gap and what is buffered behind it is delivered.
+func (h *half) acked(ack uint32, lim *reasmLimits, out streamSink) {
+	a := h.rel(ack)
+	if a <= 0 {
+		return
+	}
+	switch {
+	case len(h.ooo) > 0:
+		if a >= h.rel(h.ooo[0].seq) {
+			h.skipToFirst(out, lim)
+			h.drain(out, lim)
+		}
+	case h.fin && a > h.rel(h.finSeq) && h.rel(h.finSeq) > 0:
+		// the FIN was acknowledged (ack = FIN + 1): the data before it
+		// is lost
+		out.gap(int(h.rel(h.finSeq)))
+		h.next = h.finSeq
+	}
+	if h.fin && !h.finDone && h.next == h.finSeq && len(h.ooo) == 0 {
+		h.finDone = true
 	}
 }
 

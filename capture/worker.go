@@ -10,27 +10,27 @@ import (
 
 // conn is one tracked TCP connection.
 type conn struct {
-	key     flowKey
-	cliIsA  bool // the client is endpoint a of key
-	flow    event.Flow
-	info    event.Conn
-	tls     bool
-	half    [2]half          // 0: client → server, 1: server → client
-	fr      [2]*decode.Framer // nil for TLS connections
-	last    int64            // packet time of the last segment, ns
-	prev    *conn            // LRU list, most recent at w.lru.next
-	next    *conn
+	key      flowKey
+	cliIsA   bool // the client is endpoint a of key
+	flow     event.Flow
+	info     event.Conn
+	tls      bool
+	half     [2]half           // 0: client → server, 1: server → client
+	fr       [2]*decode.Framer // nil for TLS connections
+	last     int64             // packet time of the last segment, ns
+	hash     uint64            // key.hash()
+	idx      int               // position in flowTable.list
 	discSeen bool
-	openSeq uint64
+	openSeq  uint64
 }
 
 // dirSink adapts one direction of a conn to streamSink.
 type dirSink struct {
-	w    *worker
-	c    *conn
-	dir  int
-	ts   time.Time
-	seq  uint64
+	w   *worker
+	c   *conn
+	dir int
+	ts  time.Time
+	seq uint64
 }
 
 // counters are a worker's statistics; only the worker writes them.
@@ -49,30 +49,29 @@ type emitter interface {
 
 // worker owns a shard of the flows. It is used by one goroutine at a time.
 type worker struct {
-	opts    *Options
-	ports   portSet
-	tls     portSet
+	opts     *Options
+	ports    *portSet
+	tls      *portSet
 	maxFlows int
-	flows   map[flowKey]*conn
-	lru     conn // sentinel of the LRU ring
-	free    []*conn
-	freeFr  []*decode.Framer
-	total   int
-	pool    segPool
-	lim     reasmLimits
-	out     emitter
-	ev      event.Event
-	pkt     decode.Packet
-	sink    dirSink
-	valFn   func(v *decode.MalformedError)
-	nextID  *uint64 // connection ids; deterministic: from the opening packet's seq
-	st      counters
-	expired []*conn
-	tie     uint64 // order of events within one packet (see emitter)
-	tieHi   uint64 // connection id << 24 while closing in phase 0
-	phase   uint8
-	valFrom bool
-	pub     published
+	flows    flowTable
+	free     []*conn
+	freeFr   []*decode.Framer
+	total    int
+	pool     segPool
+	lim      reasmLimits
+	out      emitter
+	ev       event.Event
+	pkt      decode.Packet
+	sink     dirSink
+	valFn    func(v *decode.MalformedError)
+	nextID   *uint64 // connection ids; deterministic: from the opening packet's seq
+	st       counters
+	expired  []*conn
+	tie      uint64 // order of events within one packet (see emitter)
+	tieHi    uint64 // connection id << 24 while closing in phase 0
+	phase    uint8
+	valFrom  bool
+	pub      published
 }
 
 func newWorker(o *Options, share int, out emitter) *worker {
@@ -81,11 +80,9 @@ func newWorker(o *Options, share int, out emitter) *worker {
 		ports:    newPortSet(o.Ports),
 		tls:      newPortSet(o.TLSPorts),
 		maxFlows: max(1, o.MaxFlows/share),
-		flows:    make(map[flowKey]*conn),
 		out:      out,
 	}
 	w.st.byRule = make(map[string]uint64)
-	w.lru.prev, w.lru.next = &w.lru, &w.lru
 	w.lim = reasmLimits{
 		maxFlow:  o.MaxFlowBuffer,
 		maxTotal: max(o.MaxFlowBuffer, o.MaxBufferTotal/share),
@@ -113,11 +110,11 @@ func newPortSet(ports []uint16) *portSet {
 func (s *portSet) has(p uint16) bool { return s[p>>6]&(1<<(p&63)) != 0 }
 
 // packet processes one parsed TCP segment; seq is its index in the input.
-func (w *worker) packet(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq uint64) {
+func (w *worker) packet(pi *pktInfo, key *flowKey, hash uint64, fromA bool, ts time.Time, seq uint64) {
 	w.tie = 0
-	c := w.flows[*key]
+	c := w.flows.get(key, hash)
 	if c == nil {
-		c = w.open(pi, key, fromA, ts, seq)
+		c = w.open(pi, key, hash, fromA, ts, seq)
 		if c == nil {
 			return
 		}
@@ -127,13 +124,15 @@ func (w *worker) packet(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq
 	if !fromClient {
 		dir = 1
 	}
-	c.last = ts.UnixNano()
-	if w.lru.next != c { // move to front
-		c.prev.next, c.next.prev = c.next, c.prev
-		c.next, c.prev = w.lru.next, &w.lru
-		w.lru.next.prev = c
-		w.lru.next = c
+	if pi.flags&(tcpSYN|tcpACK) == tcpSYN && fromClient && c.half[0].init && pi.seq+1 != c.half[0].next {
+		// A new SYN with another ISN: the 5-tuple is reused by a new
+		// connection and the end of the old one was not captured.
+		w.close(c, event.CloseEvicted, ts, seq, fromClient)
+		if c = w.open(pi, key, hash, fromA, ts, seq); c == nil {
+			return
+		}
 	}
+	c.last = ts.UnixNano()
 	if c.tls {
 		switch {
 		case pi.flags&tcpRST != 0:
@@ -152,12 +151,25 @@ func (w *worker) packet(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq
 	s.c, s.dir, s.ts, s.seq = c, dir, ts, seq
 	dseq := pi.seq
 	if pi.flags&tcpSYN != 0 {
-		if !h.init || len(h.ooo) == 0 && h.next == pi.seq {
-			// First SYN, or a SYN retransmission before any data.
+		if !h.init {
 			h.init = true
 			h.next = pi.seq + 1
 		}
 		dseq = pi.seq + 1
+	}
+	// The acknowledgement refers to data sent before this segment: apply
+	// it first.
+	if pi.flags&tcpACK != 0 {
+		if o := &c.half[1-dir]; o.init {
+			if !o.ackSeen || int32(pi.ack-o.peerAck) > 0 {
+				o.peerAck, o.ackSeen = pi.ack, true
+			}
+			if !o.finDone && (len(o.ooo) > 0 || o.fin) {
+				s.dir = 1 - dir
+				o.acked(pi.ack, &w.lim, s)
+				s.dir = dir
+			}
+		}
 	}
 	if pi.flags&tcpRST != 0 {
 		if len(pi.payload) > 0 {
@@ -176,7 +188,7 @@ func (w *worker) packet(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq
 
 // open creates a connection for a segment of an unknown flow, or returns
 // nil when the segment does not start one we track.
-func (w *worker) open(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq uint64) *conn {
+func (w *worker) open(pi *pktInfo, key *flowKey, hash uint64, fromA bool, ts time.Time, seq uint64) *conn {
 	if pi.flags&tcpRST != 0 {
 		return nil
 	}
@@ -204,11 +216,12 @@ func (w *worker) open(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq u
 	default:
 		return nil
 	}
-	if len(w.flows) >= w.maxFlows {
+	if w.flows.len() >= w.maxFlows {
 		w.evict(ts, seq)
 	}
 	c := w.newConn()
 	c.key = *key
+	c.hash = hash
 	c.cliIsA = fromA == clientIsSrc
 	cli, srv := addrPort(&pi.src, pi.v4, pi.sport), addrPort(&pi.dst, pi.v4, pi.dport)
 	if !clientIsSrc {
@@ -225,19 +238,26 @@ func (w *worker) open(pi *pktInfo, key *flowKey, fromA bool, ts time.Time, seq u
 			c.fr[i] = w.newFramer()
 		}
 	}
-	w.flows[*key] = c
-	c.next, c.prev = w.lru.next, &w.lru
-	w.lru.next.prev = c
-	w.lru.next = c
+	w.flows.put(c)
 	w.st.tcpFlows++
 	ev := w.newEvent(event.TCPOpen, c, ts, seq, clientIsSrc)
-	w.out.emit(ev, w.phase, w.nextTie())
+	w.emit(ev)
 	if c.tls {
 		w.st.tls++
 		ev = w.newEvent(event.TLS, c, ts, seq, clientIsSrc)
-		w.out.emit(ev, w.phase, w.nextTie())
+		w.emit(ev)
 	}
 	return c
+}
+
+// emit hands an event on: straight to the handler for a single-worker
+// engine (no interface hop), else into the worker's batch.
+func (w *worker) emit(ev *event.Event) {
+	if d, ok := w.out.(direct); ok {
+		d.e.handle(ev)
+		return
+	}
+	w.out.emit(ev, w.phase, w.nextTie())
 }
 
 func (w *worker) nextTie() uint64 { w.tie++; return w.tieHi | w.tie&(1<<24-1) }
@@ -281,13 +301,12 @@ func (w *worker) close(c *conn, why event.CloseReason, ts time.Time, seq uint64,
 	ev := w.newEvent(event.TCPClose, c, ts, seq, fromClient)
 	ev.Close = why
 	ev.DisconnectSeen = c.discSeen
-	w.out.emit(ev, w.phase, w.nextTie())
+	w.emit(ev)
 	w.remove(c)
 }
 
 func (w *worker) remove(c *conn) {
-	delete(w.flows, c.key)
-	c.prev.next, c.next.prev = c.next, c.prev
+	w.flows.del(c)
 	for i := range c.half {
 		c.half[i].release(&w.lim)
 		if c.fr[i] != nil {
@@ -300,10 +319,10 @@ func (w *worker) remove(c *conn) {
 	w.free = append(w.free, c)
 }
 
-// evict closes the least recently active connection to make room.
+// evict closes an idle connection to make room (see flowTable.victim).
 func (w *worker) evict(ts time.Time, seq uint64) {
-	c := w.lru.prev
-	if c == &w.lru {
+	c := w.flows.victim()
+	if c == nil {
 		return
 	}
 	w.st.evicted++
@@ -316,8 +335,10 @@ func (w *worker) evict(ts time.Time, seq uint64) {
 func (w *worker) sweep(ts time.Time, seq uint64) {
 	limit := ts.UnixNano() - int64(w.opts.IdleTimeout)
 	w.expired = w.expired[:0]
-	for c := w.lru.prev; c != &w.lru && c.last < limit; c = c.prev {
-		w.expired = append(w.expired, c)
+	for _, c := range w.flows.list {
+		if c.last < limit {
+			w.expired = append(w.expired, c)
+		}
 	}
 	if len(w.expired) == 0 {
 		return
@@ -328,10 +349,7 @@ func (w *worker) sweep(ts time.Time, seq uint64) {
 
 // closeAll ends every connection (end of input), in id order.
 func (w *worker) closeAll(why event.CloseReason, ts time.Time, seq uint64) {
-	w.expired = w.expired[:0]
-	for c := w.lru.next; c != &w.lru; c = c.next {
-		w.expired = append(w.expired, c)
-	}
+	w.expired = append(w.expired[:0], w.flows.list...)
 	slices.SortFunc(w.expired, func(a, b *conn) int { return cmpU64(a.info.ID, b.info.ID) })
 	w.closeExpired(why, ts, seq)
 }
@@ -374,7 +392,15 @@ func (s *dirSink) deliver(data []byte) {
 		if err == decode.ErrShortBuffer {
 			return
 		}
-		w.malformed(c, fromClient, s.ts, s.seq, err, nil)
+		// p.Type is set and the packet filled as far as it decoded: a
+		// malformed CONNECT still tells the version and client.
+		if w.pkt.Type == decode.CONNECT && fromClient && !c.info.ConnectSeen {
+			switch w.pkt.ProtocolLevel {
+			case decode.V31, decode.V311, decode.V5:
+				w.connect(c, &w.pkt)
+			}
+		}
+		w.malformed(c, fromClient, s.ts, s.seq, err, &w.pkt)
 	}
 }
 
@@ -389,7 +415,7 @@ func (s *dirSink) gap(n int) {
 	c.fr[s.dir].Gap(n)
 	ev := w.newEvent(event.Gap, c, s.ts, s.seq, s.dir == 0)
 	ev.GapBytes = n
-	w.out.emit(ev, w.phase, w.nextTie())
+	w.emit(ev)
 }
 
 // mqtt handles one decoded control packet in w.pkt.
@@ -401,10 +427,14 @@ func (w *worker) mqtt(c *conn, fromClient bool, ts time.Time, seq uint64) {
 	if p.Type == decode.DISCONNECT && fromClient {
 		c.discSeen = true
 	}
-	if !c.info.ConnectSeen && c.info.Version == 0 {
-		if v, ok := c.fr[0].Version(); ok {
-			c.info.Version, c.info.Inferred = v, true
-		} else if v, ok := c.fr[1].Version(); ok {
+	if !c.info.ConnectSeen {
+		// Mid-stream: the framer's guess (4, or 5 once a v5-only shape
+		// was seen).
+		dir := 1
+		if fromClient {
+			dir = 0
+		}
+		if v, _ := c.fr[dir].Version(); v > c.info.Version {
 			c.info.Version, c.info.Inferred = v, true
 		}
 	}
@@ -412,7 +442,7 @@ func (w *worker) mqtt(c *conn, fromClient bool, ts time.Time, seq uint64) {
 	w.st.byType[p.Type&15]++
 	ev := w.newEvent(event.MQTT, c, ts, seq, fromClient)
 	ev.Packet = p
-	w.out.emit(ev, w.phase, w.nextTie())
+	w.emit(ev)
 	w.sink.c, w.sink.ts, w.sink.seq = c, ts, seq
 	w.valFrom = fromClient
 	decode.Validate(p, w.valFn)
@@ -449,13 +479,16 @@ func (w *worker) onViolation(v *decode.MalformedError) {
 
 func (w *worker) malformed(c *conn, fromClient bool, ts time.Time, seq uint64, err error, p *decode.Packet) {
 	w.st.malformed++
-	if me, ok := err.(*decode.MalformedError); ok {
-		w.st.byRule[me.Rule]++
-	} else {
+	switch e := err.(type) {
+	case *decode.MalformedError:
+		w.st.byRule[e.Rule]++
+	case *decode.TooLargeError:
+		w.st.byRule["too-large"]++
+	default:
 		w.st.byRule["other"]++
 	}
 	ev := w.newEvent(event.Malformed, c, ts, seq, fromClient)
 	ev.Err = err
 	ev.Packet = p
-	w.out.emit(ev, w.phase, w.nextTie())
+	w.emit(ev)
 }

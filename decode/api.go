@@ -80,6 +80,7 @@ type Packet struct {
 	// carry ReasonCode (0 when absent).
 	SessionPresent bool
 	ReasonCode     uint8
+	ConnackFlags   uint8 // CONNACK acknowledge flags byte as sent (bit 0 is SessionPresent)
 
 	// PUBLISH
 	Topic   []byte
@@ -92,6 +93,11 @@ type Packet struct {
 	ReasonCodes []byte   // SUBACK, UNSUBACK (v5) return/reason codes
 
 	Props []Property // MQTT 5 properties of the variable header
+
+	// filled records which groups of fields the last Decode set, so that
+	// the next one clears only those (zeroing the whole struct costs as
+	// much as decoding a small PUBLISH).
+	filled uint8
 }
 
 // QoS of a PUBLISH (bits 1-2 of the fixed-header flags).

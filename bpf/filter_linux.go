@@ -1,0 +1,205 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/cilium/ebpf"
+)
+
+// Filter is the loaded MQTT socket filter and its maps. Attach it to
+// capture sockets by file descriptor (FD); one Filter can serve every socket
+// of a fanout group, which then share ports, flows and counters (the
+// kernel runs the filter of the one socket a frame is fanned out to). Two
+// groups capturing the same traffic with one Filter count each SYN and RST
+// twice. Methods are safe for concurrent use.
+type Filter struct {
+	mu   sync.RWMutex // guards objs against Close
+	objs *filterObjects
+}
+
+// NewFilter loads the socket filter with its maps sized by o and fills the
+// port map.
+func NewFilter(o FilterOptions) (*Filter, error) {
+	spec, err := loadFilter()
+	if err != nil {
+		return nil, fmt.Errorf("load socket filter spec: %w", err)
+	}
+	spec.Maps[filterMapMqttFlows].MaxEntries = maxEntries(o.MaxFlows)
+	spec.Maps[filterMapSrcCounts].MaxEntries = maxEntries(o.MaxSources)
+	objs := new(filterObjects)
+	if err := spec.LoadAndAssign(objs, nil); err != nil {
+		return nil, fmt.Errorf("load socket filter: %w", err)
+	}
+	f := &Filter{objs: objs}
+	ports := o.Ports
+	if len(ports) == 0 {
+		ports = DefaultPorts
+	}
+	for _, p := range ports {
+		if err := f.AddPort(p); err != nil {
+			objs.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// FD is the program's file descriptor, for SO_ATTACH_BPF
+// (afpacket.TPacket.SetEBPF). It is valid until Close.
+func (f *Filter) FD() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return -1
+	}
+	return f.objs.MqttFilter.FD()
+}
+
+// AddPort makes TCP traffic to or from port pass the filter.
+func (f *Filter) AddPort(port uint16) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return ErrClosed
+	}
+	if err := f.objs.MqttPorts.Put(port, uint8(1)); err != nil {
+		return fmt.Errorf("add mqtt port %d: %w", port, err)
+	}
+	return nil
+}
+
+// RemovePort stops passing traffic because of port. Removing a port that
+// is not there is not an error.
+func (f *Filter) RemovePort(port uint16) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return ErrClosed
+	}
+	if err := f.objs.MqttPorts.Delete(port); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("remove mqtt port %d: %w", port, err)
+	}
+	return nil
+}
+
+func flowKey(client, server netip.AddrPort) filterFlow {
+	var k filterFlow
+	k.Src.B = client.Addr().As16()
+	k.Dst.B = server.Addr().As16()
+	k.Sport = client.Port()
+	k.Dport = server.Port()
+	return k
+}
+
+// AddFlow makes both directions of the TCP flow client → server pass the
+// filter, for MQTT on a port that is not in the port map when the flow is
+// known from elsewhere (configuration, a broker's connection list, another
+// sensor): frames the filter drops never reach userspace, so the decoder
+// cannot discover such flows by itself. Frames client → server count as
+// towards MQTT (SYNs are counted). The table is LRU: old flows fall out when
+// it is full.
+func (f *Filter) AddFlow(client, server netip.AddrPort) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return ErrClosed
+	}
+	k := flowKey(client, server)
+	if err := f.objs.MqttFlows.Put(&k, uint8(1)); err != nil {
+		return fmt.Errorf("add mqtt flow %s-%s: %w", client, server, err)
+	}
+	return nil
+}
+
+// RemoveFlow removes a flow added with AddFlow (same orientation).
+// Removing a flow that is not there is not an error.
+func (f *Filter) RemoveFlow(client, server netip.AddrPort) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return ErrClosed
+	}
+	k := flowKey(client, server)
+	if err := f.objs.MqttFlows.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("remove mqtt flow %s-%s: %w", client, server, err)
+	}
+	return nil
+}
+
+// SourceCount returns the SYN/RST counts of one address; false when the
+// address has none (or was evicted).
+func (f *Filter) SourceCount(a netip.Addr) (SourceCount, bool, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return SourceCount{}, false, ErrClosed
+	}
+	k := filterAddr{B: a.As16()}
+	var v filterSrcCount
+	if err := f.objs.SrcCounts.Lookup(&k, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return SourceCount{Addr: a}, false, nil
+		}
+		return SourceCount{}, false, fmt.Errorf("look up source %s: %w", a, err)
+	}
+	return SourceCount{Addr: a, SYN: v.Syn, RST: v.Rst}, true, nil
+}
+
+// SourceCounts appends the SYN/RST counts of every address in the table to
+// dst. IPv4 addresses are returned unmapped.
+func (f *Filter) SourceCounts(dst []SourceCount) ([]SourceCount, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return dst, ErrClosed
+	}
+	var k filterAddr
+	var v filterSrcCount
+	it := f.objs.SrcCounts.Iterate()
+	for it.Next(&k, &v) {
+		dst = append(dst, SourceCount{Addr: netip.AddrFrom16(k.B).Unmap(), SYN: v.Syn, RST: v.Rst})
+	}
+	if err := it.Err(); err != nil {
+		return dst, fmt.Errorf("read source counts: %w", err)
+	}
+	return dst, nil
+}
+
+// Stats sums the filter's per-CPU counters.
+func (f *Filter) Stats() (FilterStats, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.objs == nil {
+		return FilterStats{}, ErrClosed
+	}
+	var s FilterStats
+	for i, dst := range []*uint64{&s.Seen, &s.Passed, &s.FlowHits} {
+		var per []uint64
+		if err := f.objs.FilterStats.Lookup(uint32(i), &per); err != nil {
+			return FilterStats{}, fmt.Errorf("read filter stats: %w", err)
+		}
+		for _, v := range per {
+			*dst += v
+		}
+	}
+	return s, nil
+}
+
+// Close unloads the program and its maps. Sockets the program is attached
+// to keep a reference and go on filtering until they close.
+func (f *Filter) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.objs == nil {
+		return nil
+	}
+	err := f.objs.Close()
+	f.objs = nil
+	if err != nil {
+		return fmt.Errorf("close socket filter: %w", err)
+	}
+	return nil
+}

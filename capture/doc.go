@@ -1,0 +1,42 @@
+// Package capture turns captured frames into MQTT events: capture files
+// (pcap, pcapng with interfaces of mixed link types, either
+// gzip-compressed; format by magic number, not name) or any
+// Source (the live AF_PACKET source in capture/live) → link layer (Ethernet
+// with VLAN/QinQ, Linux SLL/SLL2, raw IP, BSD NULL/LOOP) → IPv4/IPv6 → TCP
+// connections → per-direction reassembly → decode.Framer → typed
+// event.Event values for a Handler (TCPOpen, TLS, MQTT, Malformed, Gap,
+// TCPClose), in packet order, with the packet timestamp as the clock.
+//
+// It owns the flow table, the reassembly buffers and the per-connection
+// event.Conn (client id, username, version: strings made once per
+// connection). It does not interpret behaviour; detect does.
+//
+// Design notes:
+//   - MQTT is recognised on the configured ports (default 1883, 8883) and
+//     on any port whose client stream starts with CONNECT (protocol name
+//     MQTT or MQIsdp); on other ports the connection is picked up at that
+//     CONNECT, not at its SYN. TLS ports (default 8883) are counted (TLS
+//     event), never decoded.
+//   - Reassembly is purpose-built (reasm.go says why gopacket's is not
+//     used): in-order data goes to the framer without a copy; out-of-order
+//     segments are copied into pooled buffers, capped per direction
+//     (MaxFlowBuffer) and per worker (MaxBufferTotal). Overlaps: first seen
+//     bytes win. When a cap is hit, or the peer acknowledges bytes the
+//     capture never saw, the hole becomes a Gap event and Framer.Gap, and
+//     the framer resynchronises.
+//   - Connections close on FIN from both sides, RST, idle timeout (packet
+//     time; swept every min(1 s, IdleTimeout/4)), eviction when MaxFlows is
+//     reached (the least recently active of 32 sampled), or Flush at the
+//     end of input (CloseEOF). IP fragments are counted, not reassembled.
+//   - Workers: flows are hashed symmetrically to N workers. With N = 1
+//     everything runs on the caller's goroutine and events go straight to
+//     the handler; with N > 1 the reader copies payloads into reused
+//     per-worker batches and merges the workers' event batches by (packet
+//     index, phase, tie), so the output is identical for any N as long as
+//     no cap (MaxFlows, MaxBufferTotal, both split per worker) is hit.
+//
+// The one gotcha: lifetimes. A frame from ZeroCopyReadPacketData is valid
+// until the next read, a decoded Packet until the framer's next call, and
+// an *event.Event with everything it points to only during the Handler
+// call: copy what must outlive it.
+package capture

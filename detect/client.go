@@ -1,0 +1,236 @@
+package detect
+
+import (
+	"hash/maphash"
+	"net/netip"
+	"time"
+
+	"mqttids/decode"
+	"mqttids/event"
+)
+
+func (d *Detector) fromClient(ev *event.Event, now int64) {
+	ci := d.conn(ev, now)
+	c := &d.conns.aux[ci]
+	d.seen(c, ev)
+	p := ev.Packet
+	switch p.Type {
+	case decode.CONNECT:
+		d.connect(ev, ci, c, p, now)
+	case decode.PUBLISH:
+		c.active = true
+		d.publish(ev, ci, c, p, now)
+	case decode.SUBSCRIBE:
+		c.active = true
+		d.subscribe(ev, ci, c, p, now)
+	case decode.UNSUBSCRIBE:
+		c.active = true
+		if b := d.brokerOf(c, now); b != nil && c.subKey != "" {
+			for _, f := range p.Filters {
+				b.unsubscribe(c.subKey, f.Topic)
+			}
+		}
+	case decode.PINGREQ, decode.DISCONNECT, decode.AUTH:
+	default:
+		c.active = true
+	}
+}
+
+func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Packet, now int64) {
+	if c.connectSeen {
+		return // a second CONNECT is a protocol violation, reported by decode
+	}
+	c.connectSeen = true
+	c.version = p.ProtocolLevel
+	if p.HasPassword() {
+		h := maphash.Bytes(d.pwSeed, p.Password)
+		c.passHash = h | 1
+	}
+	c.clean = p.CleanStart() && (p.ProtocolLevel != decode.V5 || sessionExpiry(p) == 0)
+	s := d.srcOf(c, now)
+	addr := srcAddr(c.flow)
+	srcChanged := Set(Connects)
+	d.srcs.add(s, Connects, 1, now)
+	var cl, us int32 = -1, -1
+	var clChanged, usChanged CounterSet
+	if len(p.ClientID) > 0 {
+		cl, c.clientID = internKey(d.clients, string(p.ClientID), now)
+		c.client = d.clients.ref(cl)
+		c.subKey = c.clientID
+		d.clients.add(cl, Connects, 1, now)
+		d.clients.addDistinct(cl, DistinctSources, addrHash(addr), now)
+		d.srcs.addDistinct(s, DistinctClientIDs, hashBytes(p.ClientID), now)
+		clChanged = Set(Connects, DistinctSources)
+		srcChanged |= Set(DistinctClientIDs)
+		a := &d.clients.aux[cl]
+		if d.conns.valid(a.open) && a.open.i != ci {
+			old := &d.conns.aux[a.open.i]
+			old.takenOver = true
+			if a.addr != addr {
+				d.clients.add(cl, Takeovers, 1, now)
+				d.srcs.add(s, Takeovers, 1, now)
+				clChanged |= Set(Takeovers)
+				srcChanged |= Set(Takeovers)
+			}
+		}
+		a.open, a.addr = d.conns.ref(ci), addr
+	} else {
+		c.subKey = "conn:" + c.flow.Client.String()
+	}
+	if len(p.Username) > 0 {
+		us, c.username = internKey(d.users, string(p.Username), now)
+		c.user = d.users.ref(us)
+		d.users.add(us, Connects, 1, now)
+		d.users.addDistinct(us, DistinctSources, addrHash(addr), now)
+		d.srcs.addDistinct(s, DistinctUsernames, hashBytes(p.Username), now)
+		usChanged = Set(Connects, DistinctSources)
+		srcChanged |= Set(DistinctUsernames)
+	}
+	if p.KeepAlive > 0 && time.Duration(p.KeepAlive)*time.Second >= d.opts.HighKeepAlive {
+		d.srcs.add(s, KeepAliveHigh, 1, now)
+		srcChanged |= Set(KeepAliveHigh)
+		if cl >= 0 {
+			d.clients.add(cl, KeepAliveHigh, 1, now)
+			clChanged |= Set(KeepAliveHigh)
+		}
+	}
+	if p.HasPassword() && !c.tls && !d.isTLSPort(c.flow.Server.Port()) {
+		d.srcs.add(s, CleartextCredentials, 1, now)
+		srcChanged |= Set(CleartextCredentials)
+		if us >= 0 {
+			d.users.add(us, CleartextCredentials, 1, now)
+			usChanged |= Set(CleartextCredentials)
+		}
+	}
+	if c.clean && c.subKey != "" {
+		if b := d.brokerOf(c, now); b != nil {
+			b.endSession(c.subKey) // a clean start discards the old session
+		}
+	} else {
+		d.brokerOf(c, now)
+	}
+	d.pingQ.push(connTimer{at: now + int64(d.opts.PingOnlyTimeout), conn: d.conns.ref(ci)})
+	d.observeSrc(s, srcChanged, ev, c, now)
+	if cl >= 0 {
+		d.observeName(KeyClientID, cl, clChanged, ev, c, now)
+	}
+	if us >= 0 {
+		d.observeName(KeyUsername, us, usChanged, ev, c, now)
+	}
+}
+
+func addrHash(a netip.Addr) uint64 {
+	b := a.As16()
+	return hashBytes(b[:])
+}
+
+// sessionExpiry returns the v5 Session Expiry Interval property (0x11).
+func sessionExpiry(p *decode.Packet) uint32 {
+	for i := range p.Props {
+		if p.Props[i].ID == 0x11 {
+			return p.Props[i].Int
+		}
+	}
+	return 0
+}
+
+func (d *Detector) publish(ev *event.Event, ci int32, c *connState, p *decode.Packet, now int64) {
+	topic, known := c.topicOf(p)
+	if !known {
+		topic = p.Topic
+	}
+	h := hashBytes(topic)
+	n := uint32(max(p.Len, 0))
+	const changed = CounterSet(1<<Publishes | 1<<PublishBytes | 1<<DistinctTopics | 1<<PublishBaseline | 1<<PublishBytesBaseline)
+	// Per-connection publish counters cost a third of this path; they are
+	// kept only while a rule reads them.
+	perConn := d.obs != nil && d.obs.Wants(KeyConnection)&changed != 0
+	if perConn {
+		d.conns.publish(ci, n, h, now)
+	}
+	cl := d.clientOf(c, now)
+	if cl >= 0 {
+		d.clients.publish(cl, n, h, now)
+	}
+	s := d.srcOf(c, now)
+	d.srcs.publish(s, n, h, now)
+
+	if c.connectSeen && !c.refused && known {
+		if p.Version == decode.V5 && p.QoS() > 0 {
+			// The broker's PUBACK/PUBREC reason 0x10 will say.
+			c.pend[c.pendN%uint8(len(c.pend))] = pendPub{pid: p.PacketID, h: h}
+			c.pendN++
+		} else if b := d.brokerOf(c, now); b != nil && !p.Retain() &&
+			(!b.tlsSeen || now-b.first >= int64(d.opts.UndeliverableLearning)) && !c.matches(b, topic, h) {
+			if t := d.undelivQ.at(c.undelivSeq - 1); c.undelivSeq != 0 && t != nil && t.h == h && t.brk == b {
+				t.n++
+			} else {
+				c.undelivSeq = 1 + d.undelivQ.push(undelivTimer{n: 1, at: now + int64(d.opts.UndeliverableDelay), sent: now, conn: d.conns.ref(ci), brk: b, h: h})
+			}
+		}
+	}
+	if perConn {
+		d.observeConn(ci, changed, ev, c, now)
+	}
+	if cl >= 0 {
+		d.observeName(KeyClientID, cl, changed, ev, c, now)
+	}
+	d.observeSrc(s, changed, ev, c, now)
+}
+
+func (d *Detector) subscribe(ev *event.Event, ci int32, c *connState, p *decode.Packet, now int64) {
+	cl := d.clientOf(c, now)
+	s := d.srcOf(c, now)
+	b := d.brokerOf(c, now)
+	if c.subKey == "" { // no CONNECT seen: subscriptions still belong to this connection
+		c.subKey = "conn:" + c.flow.Client.String()
+	}
+	changed := Set(Subscribes, DistinctFilters)
+	for _, f := range p.Filters {
+		h := hashBytes(f.Topic)
+		d.conns.add(ci, Subscribes, 1, now)
+		d.conns.addDistinct(ci, DistinctFilters, h, now)
+		d.srcs.add(s, Subscribes, 1, now)
+		d.srcs.addDistinct(s, DistinctFilters, h, now)
+		if cl >= 0 {
+			d.clients.add(cl, Subscribes, 1, now)
+			d.clients.addDistinct(cl, DistinctFilters, h, now)
+		}
+		wild, root, sys := filterClass(f.Topic)
+		for _, x := range [...]struct {
+			on bool
+			c  Counter
+		}{{wild, WildcardSubs}, {root, RootWildcardSubs}, {sys, SysSubs}} {
+			if !x.on {
+				continue
+			}
+			changed |= Set(x.c)
+			d.conns.add(ci, x.c, 1, now)
+			d.srcs.add(s, x.c, 1, now)
+			if cl >= 0 {
+				d.clients.add(cl, x.c, 1, now)
+			}
+		}
+		if b != nil && c.subKey != "" {
+			b.subscribe(c.subKey, f.Topic, d.opts.MaxSubscriptions)
+		}
+	}
+	d.observeConn(ci, changed, ev, c, now)
+	if cl >= 0 {
+		d.observeName(KeyClientID, cl, changed, ev, c, now)
+	}
+	d.observeSrc(s, changed, ev, c, now)
+}
+
+func (d *Detector) malformed(ev *event.Event, now int64) {
+	ci := d.conn(ev, now)
+	c := &d.conns.aux[ci]
+	d.seen(c, ev)
+	s := d.srcOf(c, now)
+	d.conns.add(ci, Malformed, 1, now)
+	d.srcs.add(s, Malformed, 1, now)
+	d.o.MalformedRule = malformedRule(ev.Err)
+	d.observeConn(ci, Set(Malformed), ev, c, now)
+	d.observeSrc(s, Set(Malformed), ev, c, now)
+	d.o.MalformedRule = ""
+}

@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// statsCollector exports a Stats snapshot taken at scrape time, so /metrics
+// and the --stats file always agree.
+type statsCollector struct {
+	snapshot func() Stats
+}
+
+var (
+	descPackets     = prometheus.NewDesc("mqttids_packets_total", "Frames read from the capture.", nil, nil)
+	descBytes       = prometheus.NewDesc("mqttids_bytes_total", "Bytes of the frames read.", nil, nil)
+	descFlows       = prometheus.NewDesc("mqttids_tcp_flows_total", "TCP flows seen on MQTT ports or recognised as MQTT.", nil, nil)
+	descConns       = prometheus.NewDesc("mqttids_mqtt_connections_total", "MQTT connections (TCP flows carrying MQTT).", nil, nil)
+	descTLS         = prometheus.NewDesc("mqttids_tls_connections_total", "Connections on TLS ports (counted, not decoded).", nil, nil)
+	descMQTT        = prometheus.NewDesc("mqttids_mqtt_packets_total", "MQTT control packets decoded, by type.", []string{"type"}, nil)
+	descMalformed   = prometheus.NewDesc("mqttids_malformed_total", "Protocol violations, by the specification rule violated.", []string{"rule"}, nil)
+	descGaps        = prometheus.NewDesc("mqttids_reassembly_gaps_total", "Gaps in reassembled TCP streams.", nil, nil)
+	descDropped     = prometheus.NewDesc("mqttids_dropped_total", "Packets or events dropped, by reason.", []string{"reason"}, nil)
+	descEvicted     = prometheus.NewDesc("mqttids_evicted_total", "State evicted to stay within bounds, by table.", []string{"table"}, nil)
+	descAlerts      = prometheus.NewDesc("mqttids_alerts_total", "Alerts raised, by category.", []string{"category"}, nil)
+	descBlockEvents = prometheus.NewDesc("mqttids_block_list_changes_total", "Block-list additions and removals.", nil, nil)
+)
+
+func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(c, ch)
+}
+
+func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.snapshot()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(descPackets, s.Packets)
+	counter(descBytes, s.Bytes)
+	counter(descFlows, s.TCPFlows)
+	counter(descConns, s.MQTTConnections)
+	counter(descTLS, s.TLSConnections)
+	for k, v := range s.MQTTByType {
+		counter(descMQTT, v, k)
+	}
+	for k, v := range s.MalformedByRule {
+		counter(descMalformed, v, k)
+	}
+	counter(descGaps, s.ReassemblyGaps)
+	for k, v := range s.DroppedBy {
+		counter(descDropped, v, k)
+	}
+	for k, v := range s.EvictedBy {
+		counter(descEvicted, v, k)
+	}
+	for k, v := range s.AlertsByCategory {
+		counter(descAlerts, v, k)
+	}
+	counter(descBlockEvents, s.BlockEntries)
+}
+
+// NewMetricsHandler serves /metrics (a registry of this sensor's own, no
+// global state) and /healthz, which fails when health() returns an error.
+func NewMetricsHandler(snapshot func() Stats, health func() error) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(statsCollector{snapshot: snapshot}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Timeout: 5 * time.Second}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := health(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}

@@ -1,0 +1,407 @@
+package rules
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+
+	"mqttids/detect"
+)
+
+//go:embed builtin.yaml
+var builtin []byte
+
+// BuiltinName is the file name errors and Rule.File use for the embedded
+// default ruleset.
+const BuiltinName = "builtin.yaml"
+
+// Builtin returns the embedded default ruleset (YAML).
+func Builtin() []byte { return slices.Clone(builtin) }
+
+// LoadOptions tune Load. The zero value loads the built-in rules first.
+type LoadOptions struct {
+	// NoBuiltin: load only the given files.
+	NoBuiltin bool
+}
+
+// Load reads the built-in rules and then files, in order. A rule whose id
+// is already loaded overrides it field by field (so `{id: X, enabled:
+// false}` disables rule X); a new id adds a rule. Every problem of every
+// rule is reported, each as "file:line: message", joined with errors.Join.
+func Load(files []string, opts LoadOptions) (*Ruleset, error) {
+	l := loader{byID: make(map[string]int)}
+	if !opts.NoBuiltin {
+		l.parse(BuiltinName, builtin)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			l.errs = append(l.errs, fmt.Errorf("read rules %s: %w", f, err))
+			continue
+		}
+		l.parse(f, b)
+	}
+	rs := &Ruleset{}
+	sids := make(map[int]*Rule)
+	for _, raw := range l.rules {
+		r, errs := compile(raw)
+		l.errs = append(l.errs, errs...)
+		if r == nil {
+			continue
+		}
+		if o, ok := sids[r.SID]; ok && r.SID > 0 {
+			l.errs = append(l.errs, fmt.Errorf("%s:%d: rule %s: sid %d already used by rule %s (%s:%d)", r.File, r.Line, r.ID, r.SID, o.ID, o.File, o.Line))
+			continue
+		}
+		sids[r.SID] = r
+		rs.rules = append(rs.rules, r)
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	return rs, nil
+}
+
+// Check validates rule files (with the built-in rules they override).
+func Check(files []string) error {
+	_, err := Load(files, LoadOptions{})
+	return err
+}
+
+type field struct {
+	n    *yaml.Node
+	file string
+}
+
+type rawRule struct {
+	id     string
+	file   string
+	line   int
+	fields map[string]field
+}
+
+type loader struct {
+	rules []*rawRule
+	byID  map[string]int
+	errs  []error
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+var knownFields = []string{"id", "sid", "rev", "category", "severity", "description", "key", "window",
+	"count", "threshold", "condition", "suppress", "action", "target", "ttl", "enabled"}
+
+func (l *loader) errorf(file string, line int, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, args...)))
+}
+
+func (l *loader) parse(file string, b []byte) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		msg := err.Error()
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			l.errorf(file, line, "bad yaml: %s", m[2])
+		} else {
+			l.errs = append(l.errs, fmt.Errorf("%s:1: bad yaml: %w", file, err))
+		}
+		return
+	}
+	if len(doc.Content) == 0 {
+		return // empty file
+	}
+	root := doc.Content[0]
+	seq := root
+	if root.Kind == yaml.MappingNode {
+		seq = nil
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			k := root.Content[i]
+			if k.Value == "rules" {
+				seq = root.Content[i+1]
+			} else {
+				l.errorf(file, k.Line, "unknown top-level key %q (want rules)", k.Value)
+			}
+		}
+		if seq == nil {
+			l.errorf(file, root.Line, "no rules: list")
+			return
+		}
+	}
+	if seq.Kind != yaml.SequenceNode {
+		l.errorf(file, seq.Line, "rules must be a list")
+		return
+	}
+	seen := make(map[string]int)
+	for _, item := range seq.Content {
+		if item.Kind != yaml.MappingNode {
+			l.errorf(file, item.Line, "a rule must be a mapping")
+			continue
+		}
+		raw := &rawRule{file: file, line: item.Line, fields: make(map[string]field)}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			k, v := item.Content[i], item.Content[i+1]
+			if !slices.Contains(knownFields, k.Value) {
+				l.errorf(file, k.Line, "unknown field %q", k.Value)
+				continue
+			}
+			if _, dup := raw.fields[k.Value]; dup {
+				l.errorf(file, k.Line, "field %q given twice", k.Value)
+			}
+			raw.fields[k.Value] = field{v, file}
+		}
+		id, ok := raw.fields["id"]
+		if !ok || id.n.Kind != yaml.ScalarNode || id.n.Value == "" {
+			l.errorf(file, item.Line, "rule without id")
+			continue
+		}
+		raw.id = id.n.Value
+		if prev, dup := seen[raw.id]; dup {
+			l.errorf(file, item.Line, "rule %s: id already used at line %d", raw.id, prev)
+			continue
+		}
+		seen[raw.id] = item.Line
+		if j, ok := l.byID[raw.id]; ok {
+			base := l.rules[j]
+			merged := &rawRule{id: raw.id, file: file, line: item.Line, fields: make(map[string]field)}
+			for k, f := range base.fields {
+				merged.fields[k] = f
+			}
+			for k, f := range raw.fields {
+				merged.fields[k] = f
+			}
+			l.rules[j] = merged
+			continue
+		}
+		l.byID[raw.id] = len(l.rules)
+		l.rules = append(l.rules, raw)
+	}
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// compile validates raw and compiles its condition; it returns every error.
+func compile(raw *rawRule) (*Rule, []error) {
+	var errs []error
+	r := &Rule{ID: raw.id, File: raw.file, Line: raw.line, Rev: 1, Severity: 2, Threshold: 1,
+		Suppress: 10 * time.Minute, Action: "alert", Enabled: true}
+	bad := func(f field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%d: rule %s: %s", f.file, f.n.Line, raw.id, fmt.Sprintf(format, args...)))
+	}
+	missing := func(name string) {
+		errs = append(errs, fmt.Errorf("%s:%d: rule %s: missing %s", raw.file, raw.line, raw.id, name))
+	}
+	str := func(name string) (string, field, bool) {
+		f, ok := raw.fields[name]
+		if !ok {
+			return "", f, false
+		}
+		if f.n.Kind != yaml.ScalarNode {
+			bad(f, "%s must be a scalar", name)
+			return "", f, false
+		}
+		return f.n.Value, f, true
+	}
+	integer := func(name string, dst *int) {
+		if s, f, ok := str(name); ok {
+			v, err := strconv.Atoi(s)
+			if err != nil {
+				bad(f, "%s: %q is not an integer", name, s)
+				return
+			}
+			*dst = v
+		}
+	}
+	duration := func(name string, dst *time.Duration) bool {
+		if s, f, ok := str(name); ok {
+			v, err := time.ParseDuration(s)
+			if err != nil || v < 0 {
+				bad(f, "%s: %q is not a duration (like 30s, 5m, 1h)", name, s)
+				return false
+			}
+			*dst = v
+			return true
+		}
+		return false
+	}
+
+	if !idPattern.MatchString(raw.id) {
+		bad(raw.fields["id"], "id %q: use lower case letters, digits, '-', '_' and '.'", raw.id)
+	}
+	if _, ok := raw.fields["sid"]; !ok {
+		missing("sid")
+	}
+	integer("sid", &r.SID)
+	if f, ok := raw.fields["sid"]; ok && r.SID <= 0 {
+		bad(f, "sid must be positive")
+	}
+	integer("rev", &r.Rev)
+	integer("severity", &r.Severity)
+	if f, ok := raw.fields["severity"]; ok && (r.Severity < 1 || r.Severity > 3) {
+		bad(f, "severity %d: use 1 (high) to 3 (low)", r.Severity)
+	}
+	if s, f, ok := str("category"); ok {
+		r.Category = s
+		if r.cat = categoryIndex(s); r.cat < 0 {
+			bad(f, "unknown category %q (one of %s)", s, strings.Join(categories, ", "))
+		}
+	} else {
+		missing("category")
+	}
+	if s, _, ok := str("description"); ok {
+		r.Description = s
+	} else {
+		r.Description = raw.id
+	}
+	if s, f, ok := str("key"); ok {
+		k, known := detect.ParseKeyKind(s)
+		if !known {
+			bad(f, "unknown key %q (src_ip, client_id, username or connection)", s)
+		}
+		r.Key = k
+	} else {
+		missing("key")
+	}
+	if duration("window", &r.Window) {
+		w, err := detect.ParseWindow(r.Window)
+		if err != nil {
+			bad(raw.fields["window"], "%v", err)
+		}
+		r.win = w
+	} else if _, ok := raw.fields["window"]; !ok {
+		missing("window")
+	}
+	if s, f, ok := str("threshold"); ok {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v < 0 {
+			bad(f, "threshold %q: want a number >= 0", s)
+		}
+		r.Threshold = v
+	}
+	duration("suppress", &r.Suppress)
+	if s, f, ok := str("enabled"); ok {
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			bad(f, "enabled %q: want true or false", s)
+		}
+		r.Enabled = v
+	}
+	if s, f, ok := str("action"); ok {
+		r.Action = s
+		if s != "alert" && s != "block" {
+			bad(f, "action %q: want alert or block", s)
+		}
+	}
+	if s, f, ok := str("target"); ok {
+		r.Target = s
+		if s != "src_ip" && s != "client_id" && s != "username" {
+			bad(f, "target %q: want src_ip, client_id or username", s)
+		}
+	}
+	duration("ttl", &r.TTL)
+	if r.Action == "block" {
+		if r.Target == "" {
+			missing("target (action block)")
+		}
+		if r.TTL <= 0 {
+			if f, ok := raw.fields["ttl"]; ok {
+				bad(f, "ttl must be positive for action block")
+			} else {
+				missing("ttl (action block)")
+			}
+		}
+	}
+
+	// Count and condition.
+	countSet := false
+	if s, f, ok := str("count"); ok {
+		c, known := detect.ParseCounter(s)
+		if !known {
+			bad(f, "unknown counter %q", s)
+		} else {
+			r.count, countSet = c, true
+			r.gate = true
+		}
+		r.Count = s
+	}
+	if s, f, ok := str("condition"); ok {
+		r.Condition = s
+		prog, counters, err := compileCondition(s)
+		if err != nil {
+			bad(f, "condition: %s", oneLine(err))
+		} else {
+			r.prog = prog
+			r.reads = counters
+			for _, c := range counters {
+				r.mask |= detect.Set(c)
+			}
+			if !countSet && len(counters) > 0 {
+				r.count, countSet = counters[0], true
+				r.Count = counters[0].String()
+			}
+		}
+	}
+	if !countSet && r.Count == "" {
+		if _, ok := raw.fields["condition"]; !ok {
+			missing("count or condition")
+		} else if r.prog != nil {
+			bad(raw.fields["condition"], "condition names no counter")
+		}
+	}
+	r.mask |= detect.Set(r.count)
+	r.ref = detect.Ref(r.count, r.win)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return r, nil
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// compileCondition compiles s against Env (once, at load) and lists the
+// counters it names, in order of appearance.
+func compileCondition(s string) (prog *vm.Program, counters []detect.Counter, err error) {
+	tree, err := parser.Parse(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := &identVisitor{}
+	ast.Walk(&tree.Node, v)
+	for _, name := range v.names {
+		if c, ok := detect.ParseCounter(name); ok && !slices.Contains(counters, c) {
+			counters = append(counters, c)
+		}
+	}
+	// now() would read the wall clock: rules must give the same result in
+	// a replay as live.
+	prog, err = expr.Compile(s, expr.Env(&Env{}), expr.AsBool(), expr.DisableBuiltin("now"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return prog, counters, nil
+}
+
+type identVisitor struct{ names []string }
+
+func (v *identVisitor) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok {
+		v.names = append(v.names, id.Value)
+	}
+}

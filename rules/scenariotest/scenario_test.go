@@ -1,0 +1,246 @@
+package scenariotest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mqttids/alerts"
+	"mqttids/capture"
+	"mqttids/detect"
+	"mqttids/event"
+	"mqttids/rules"
+)
+
+type labels struct {
+	Name          string   `json:"name"`
+	Attackers     []string `json:"attackers"`
+	Expected      []string `json:"expected"`
+	AlsoOK        []string `json:"also_ok"`
+	Benign        []string `json:"benign"`
+	BenignAlsoOK  []string `json:"benign_also_ok"`
+	SecretMarkers []string `json:"secret_markers"`
+}
+
+type collect struct{ alerts []*alerts.Alert }
+
+func (c *collect) EmitAlert(a *alerts.Alert)    { c.alerts = append(c.alerts, a) }
+func (c *collect) EmitBlock(*alerts.BlockEvent) {}
+
+// lastTime wraps the detector to remember the last packet time.
+type lastTime struct {
+	h    event.Handler
+	last time.Time
+}
+
+func (l *lastTime) Handle(ev *event.Event) {
+	if ev.Time.After(l.last) {
+		l.last = ev.Time
+	}
+	l.h.Handle(ev)
+}
+
+// scenarios lists the capture files with a labels.json beside them.
+func scenarios(t testing.TB) []string {
+	pcaps, _ := filepath.Glob("../../testdata/scenarios/*/input.pcap")
+	pcaps = append(pcaps, "../../testdata/demo/demo.pcap")
+	var out []string
+	for _, p := range pcaps {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(p), "labels.json")); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no recorded scenarios under testdata/scenarios")
+	}
+	return out
+}
+
+func replay(t testing.TB, pcap string, obs bool) (*collect, *detect.Detector) {
+	return replayWorkers(t, pcap, obs, 1)
+}
+
+func replayWorkers(t testing.TB, pcap string, obs bool, workers int) (*collect, *detect.Detector) {
+	out := &collect{}
+	var o detect.Observer
+	if obs {
+		eng, err := rules.NewEngine(rules.Options{Emitter: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o = eng
+	}
+	det := detect.New(detect.Options{}, o)
+	lt := &lastTime{h: det}
+	p, err := capture.New(capture.Options{Workers: workers}, lt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ReplayFile(context.Background(), pcap); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush()
+	det.Flush(lt.last)
+	return out, det
+}
+
+func TestRecordedScenarios(t *testing.T) {
+	for _, pcap := range scenarios(t) {
+		dir := filepath.Dir(pcap)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(dir, "labels.json"))
+			if err != nil {
+				t.Skipf("no labels: %v", err)
+			}
+			var l labels
+			if err := json.Unmarshal(b, &l); err != nil {
+				t.Fatal(err)
+			}
+			out, _ := replay(t, pcap, true)
+			fromAttacker := map[string]bool{}
+			var lines []string
+			for _, a := range out.alerts {
+				line := a.Alert.Category + "/" + a.Detection.Rule + "@" + a.SrcIP
+				lines = append(lines, line)
+				if slices.Contains(l.Attackers, a.SrcIP) {
+					fromAttacker[a.Alert.Category] = true
+					if !slices.Contains(l.Expected, a.Alert.Category) && !slices.Contains(l.AlsoOK, a.Alert.Category) {
+						t.Errorf("unexpected attacker alert %s", line)
+					}
+				} else if !slices.Contains(l.BenignAlsoOK, a.Alert.Category) {
+					t.Errorf("false positive %s key %v count %v", line, a.Detection.Key, a.Detection.Count)
+				}
+				js, _ := json.Marshal(a)
+				for _, m := range l.SecretMarkers {
+					if m != "" && strings.Contains(string(js), m) {
+						t.Errorf("alert leaks secret marker %q: %s", m, js)
+					}
+				}
+			}
+			for _, c := range l.Expected {
+				if !fromAttacker[c] {
+					t.Errorf("missing %s from %v", c, l.Attackers)
+				}
+			}
+			sort.Strings(lines)
+			t.Logf("%d alerts: %s", len(out.alerts), strings.Join(slices.Compact(lines), ", "))
+		})
+	}
+}
+
+// BenchmarkReplay replays every scenario with no rules and with the
+// built-in rules: the rules' share of a replay.
+func BenchmarkReplay(b *testing.B) {
+	pcaps := scenarios(b)
+	for _, mode := range []struct {
+		name string
+		obs  bool
+	}{{"no-rules", false}, {"builtin-rules", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			var size int64
+			for _, p := range pcaps {
+				if fi, err := os.Stat(p); err == nil {
+					size += fi.Size()
+				}
+			}
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, p := range pcaps {
+					replay(b, p, mode.obs)
+				}
+			}
+		})
+	}
+}
+
+var synthetic = sync.OnceValues(func() ([]byte, error) {
+	var buf bytes.Buffer
+	err := capture.WriteSynthetic(&buf, capture.SynthOptions{Packets: 300_000, Flows: 1000, Reorder: 0.03, Seed: 1})
+	return buf.Bytes(), err
+})
+
+// BenchmarkReplaySynthetic replays capture's synthetic 300,000-packet
+// capture (1000 clients publishing) three ways in the same run: capture
+// alone, + detect, + detect and the built-in rules. The rules' share of a
+// replay is (rules - detect) / rules.
+func BenchmarkReplaySynthetic(b *testing.B) {
+	data, err := synthetic()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs, err := rules.Load(nil, rules.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"capture-only", "detect", "detect+rules"} {
+		b.Run(mode, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			var packets uint64
+			for b.Loop() {
+				var h event.Handler = event.HandlerFunc(func(*event.Event) {})
+				out := &collect{}
+				switch mode {
+				case "detect":
+					h = detect.New(detect.Options{}, nil)
+				case "detect+rules":
+					eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: out})
+					if err != nil {
+						b.Fatal(err)
+					}
+					h = detect.New(detect.Options{}, eng)
+				}
+				p, err := capture.New(capture.Options{}, h)
+				if err != nil {
+					b.Fatal(err)
+				}
+				src, err := capture.NewFileSource(bytes.NewReader(data), "synthetic")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.RunSource(context.Background(), src); err != nil {
+					b.Fatal(err)
+				}
+				p.Flush()
+				packets = p.Stats().Packets
+				if len(out.alerts) != 0 {
+					b.Fatalf("synthetic telemetry raised %d alerts, first %+v", len(out.alerts), out.alerts[0].Detection)
+				}
+			}
+			b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
+		})
+	}
+}
+
+// TestWorkersSameAlerts: the alerts do not depend on the capture's worker
+// count (events reach detect in packet order either way).
+func TestWorkersSameAlerts(t *testing.T) {
+	for _, pcap := range scenarios(t) {
+		one, _ := replayWorkers(t, pcap, true, 1)
+		two, _ := replayWorkers(t, pcap, true, 2)
+		a, b := summary(one), summary(two)
+		if a != b {
+			t.Errorf("%s: 1 worker:\n%s\n2 workers:\n%s", pcap, a, b)
+		}
+	}
+}
+
+func summary(c *collect) string {
+	var lines []string
+	for _, a := range c.alerts {
+		js, _ := json.Marshal(a)
+		lines = append(lines, a.Timestamp.String()+" "+string(js))
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,23 @@
+// Command scengen drives the recorded attack scenarios of mqttids: real MQTT
+// clients (paho.golang for v5, mosquitto_pub/mosquitto_sub for v3.1.1, and
+// hand-written bytes for what no library will send) against a real
+// mosquitto, each bound to its own loopback source address so the labels can
+// name benign clients (127.0.0.10–49) and attackers (127.0.0.66–99).
+//
+// testdata/scenarios/record.sh starts the broker and tcpdump and calls
+//
+//	scengen -scenario NAME [-broker 127.0.0.1:1883] [-labels DIR]
+//
+// It also owns the post-processing and the checks of the recordings:
+//
+//	scengen -stretch -in RAW.pcap -out input.pcap -labels-file labels.json
+//	scengen -summary FILE.pcap
+//	scengen -accounts            (user password lines for the broker's password file)
+//	scengen -list                (scenario names)
+//
+// The one gotcha: -stretch moves whole TCP connections in time and keeps
+// the spacing inside each one. That is only faithful when benign clients
+// talk in short sessions (scenario field session), because a long-lived
+// connection would keep its original, now too short, length while the
+// traffic around it spreads out.
+package main
