@@ -13,6 +13,7 @@ import (
 	"mqttids/capture"
 	"mqttids/event"
 	"mqttids/internal/config"
+	"mqttids/internal/pipeline"
 )
 
 func newDecodeCmd(cfg *config.Config, stdout, stderr io.Writer) *cobra.Command {
@@ -40,7 +41,7 @@ func newDecodeCmd(cfg *config.Config, stdout, stderr io.Writer) *cobra.Command {
 				line = append(line, '\n')
 				w.Write(line)
 			})
-			p, err := capture.New(captureOptions(cfg), h)
+			p, err := capture.New(pipeline.CaptureOptions(cfg), h)
 			if err != nil {
 				return usageError{err}
 			}
@@ -56,18 +57,4 @@ func newDecodeCmd(cfg *config.Config, stdout, stderr io.Writer) *cobra.Command {
 	}
 	config.BindFlags(cmd.Flags(), cfg, "decode")
 	return cmd
-}
-
-// captureOptions maps the configuration onto the capture stage's options.
-func captureOptions(cfg *config.Config) capture.Options {
-	return capture.Options{
-		Ports:          cfg.Ports,
-		TLSPorts:       cfg.Capture.TLSPorts,
-		Workers:        cfg.Workers,
-		MaxFlows:       cfg.Capture.MaxFlows,
-		MaxFlowBuffer:  cfg.Capture.MaxFlowBuffer,
-		MaxBufferTotal: cfg.Capture.MaxBufferTotal,
-		IdleTimeout:    cfg.Capture.IdleTimeout,
-		MaxPacketSize:  cfg.Capture.MaxPacketSize,
-	}
 }

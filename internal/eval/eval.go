@@ -27,6 +27,9 @@ type Labels struct {
 	Benign        []string `json:"benign"`
 	Broker        string   `json:"broker"`
 	SecretMarkers []string `json:"secret_markers"`
+	// BenignAlsoOK are categories benign sources may raise (every client
+	// of the recordings logs in over plain TCP: cleartext-credentials).
+	BenignAlsoOK []string `json:"benign_also_ok"`
 }
 
 // Alert is the part of an alert line that scoring reads.
@@ -105,13 +108,16 @@ func Score(s Scenario, alerts []Alert) (Result, error) {
 	r := Result{Name: l.Name, Expected: l.Expected, Alerts: len(alerts)}
 	attackers := set(l.Attackers)
 	ok := set(append(append([]string{}, l.Expected...), l.AlsoOK...))
+	benignOK := set(l.BenignAlsoOK)
 	fired := map[string]bool{}
 	var first time.Time
 	unexpected, fps := map[string]bool{}, map[string]bool{}
 	for _, a := range alerts {
 		cat, ip := a.Alert.Category, a.SrcIP
 		if !attackers[ip] {
-			fps[cat+"@"+ip] = true
+			if !benignOK[cat] {
+				fps[cat+"@"+ip] = true
+			}
 			continue
 		}
 		if !ok[cat] {

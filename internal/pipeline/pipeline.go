@@ -1,0 +1,381 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"mqttids/alerts"
+	"mqttids/alerts/dynsec"
+	"mqttids/capture"
+	"mqttids/decode"
+	"mqttids/detect"
+	"mqttids/event"
+	"mqttids/internal/config"
+	"mqttids/rules"
+)
+
+// Options configure a Sensor.
+type Options struct {
+	Config config.Config
+	Stdout io.Writer      // the "-" sink; default os.Stdout
+	Logger *slog.Logger   // default: discard
+	Extra  alerts.Emitter // also receives every alert and block event (tests)
+	// Enforcers are added to those of the configuration (e.g. the XDP
+	// enforcer, which only `run` can attach).
+	Enforcers []alerts.Enforcer
+}
+
+// Sensor is one configured pipeline.
+type Sensor struct {
+	cfg     config.Config
+	log     *slog.Logger
+	cap     *capture.Pipeline
+	det     *detect.Detector
+	eng     *rules.Engine
+	disp    *alerts.Dispatcher
+	bl      *alerts.BlockList
+	counter *countingEmitter
+	servers serverTracker
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// CaptureOptions maps the configuration onto the capture stage.
+func CaptureOptions(cfg *config.Config) capture.Options {
+	return capture.Options{
+		Ports:          cfg.Ports,
+		TLSPorts:       cfg.Capture.TLSPorts,
+		Workers:        cfg.Workers,
+		MaxFlows:       cfg.Capture.MaxFlows,
+		MaxFlowBuffer:  cfg.Capture.MaxFlowBuffer,
+		MaxBufferTotal: cfg.Capture.MaxBufferTotal,
+		IdleTimeout:    cfg.Capture.IdleTimeout,
+		MaxPacketSize:  cfg.Capture.MaxPacketSize,
+	}
+}
+
+// New builds every stage; on error it closes what it opened.
+func New(opts Options) (s *Sensor, err error) {
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	rs, err := rules.Load(cfg.Rules, rules.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	allowed, err := config.Prefixes(cfg.Detect.AllowedNetworks)
+	if err != nil {
+		return nil, err
+	}
+	sinkOpts, err := sinkOptions(&cfg, opts.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	var sinks []alerts.Sink
+	var enforcers []alerts.Enforcer
+	defer func() {
+		if err == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, sk := range sinks {
+			_ = sk.Close(ctx)
+		}
+		for _, e := range enforcers {
+			_ = e.Close()
+		}
+	}()
+	for _, spec := range cfg.Alerts {
+		sk, err := alerts.ParseSink(spec, sinkOpts)
+		if err != nil {
+			return nil, fmt.Errorf("alerts %s: %w", spec, err)
+		}
+		sinks = append(sinks, sk)
+	}
+	if enforcers, err = newEnforcers(&cfg, sinkOpts.Kafka); err != nil {
+		return nil, err
+	}
+	enforcers = append(enforcers, opts.Enforcers...)
+	allow, err := alerts.ParseAllowlist(cfg.Block.Allowlist)
+	if err != nil {
+		return nil, fmt.Errorf("block.allowlist: %w", err)
+	}
+	disp := alerts.NewDispatcher(sinks, alerts.DispatcherOptions{
+		OnError: func(sink string, err error) { log.Warn("alert sink", "sink", sink, "err", err) },
+	})
+	var next alerts.Emitter = disp
+	if opts.Extra != nil {
+		next = teeEmitter{disp, opts.Extra}
+	}
+	counter := newCountingEmitter(next)
+	bl, err := alerts.NewBlockList(alerts.BlockListOptions{
+		MaxEntries: cfg.Block.MaxEntries,
+		MaxTTL:     cfg.Block.MaxTTL,
+		Allow:      allow,
+		Emitter:    counter,
+		Enforcers:  enforcers,
+		OnError:    func(enf string, err error) { log.Warn("block enforcer", "enforcer", enf, "err", err) },
+	})
+	if err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = disp.Close(ctx)
+		sinks = nil
+		return nil, err
+	}
+	eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: counter, Blocker: bl})
+	if err != nil {
+		return nil, err
+	}
+	det := detect.New(detect.Options{
+		AllowedNetworks: allowed,
+		TLSPorts:        cfg.Capture.TLSPorts,
+		MaxSources:      cfg.Detect.MaxSources,
+	}, eng)
+	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter}
+	s.servers = serverTracker{bl: bl, seen: map[netip.Addr]struct{}{}}
+	cp, err := capture.New(CaptureOptions(&cfg), event.HandlerFunc(s.handle))
+	if err != nil {
+		_ = bl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = disp.Close(ctx)
+		sinks, enforcers = nil, nil
+		return nil, err
+	}
+	s.cap = cp
+	return s, nil
+}
+
+// handle is the capture stage's handler: broker addresses join the block
+// list's allowlist, then detect (and through it rules) sees the event.
+func (s *Sensor) handle(ev *event.Event) {
+	if ev.Kind == event.TCPOpen || ev.Kind == event.TLS {
+		s.servers.note(ev.Flow.Server.Addr())
+	}
+	s.det.Handle(ev)
+}
+
+// serverTracker tells the block list each broker address once; bounded.
+type serverTracker struct {
+	bl   *alerts.BlockList
+	seen map[netip.Addr]struct{}
+}
+
+const maxServers = 4096
+
+func (t *serverTracker) note(a netip.Addr) {
+	if _, ok := t.seen[a]; ok || len(t.seen) >= maxServers {
+		return
+	}
+	t.seen[a] = struct{}{}
+	t.bl.AddServer(a)
+}
+
+// ReplayFile runs one capture file through the pipeline.
+func (s *Sensor) ReplayFile(ctx context.Context, path string) error {
+	return s.cap.ReplayFile(ctx, path)
+}
+
+// RunSource runs one live source (one per capture worker).
+func (s *Sensor) RunSource(ctx context.Context, src capture.Source) error {
+	return s.cap.RunSource(ctx, src)
+}
+
+// Reload swaps the rules (SIGHUP) keeping every counter.
+func (s *Sensor) Reload() error {
+	rs, err := rules.Load(s.cfg.Rules, rules.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	s.eng.Reload(rs)
+	return s.disp.Reopen()
+}
+
+// BytesRead is the frame bytes read so far (for progress).
+func (s *Sensor) BytesRead() int64 { return int64(s.cap.Stats().Bytes) }
+
+// Close flushes every stage in order and closes the sinks; it reports an
+// error when an alert could be neither delivered nor spooled.
+func (s *Sensor) Close() error {
+	s.closeOnce.Do(func() {
+		s.cap.Flush()
+		last := s.cap.Stats().LastTime
+		if !last.IsZero() {
+			s.det.Flush(last)
+		}
+		var errs []error
+		if err := s.bl.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close block list: %w", err))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := s.disp.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close sinks: %w", err))
+		}
+		for _, st := range s.disp.Stats() {
+			if st.Failed > 0 || st.Dropped > 0 {
+				errs = append(errs, fmt.Errorf("sink %s: %d alerts neither delivered nor spooled, %d dropped", st.Sink, st.Failed, st.Dropped))
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// Health fails when an alert sink is failing (for /healthz).
+func (s *Sensor) Health() error {
+	for _, st := range s.disp.Stats() {
+		if st.Failed > 0 {
+			return fmt.Errorf("sink %s failed %d alerts", st.Sink, st.Failed)
+		}
+	}
+	return nil
+}
+
+// Stats is the contract's statistics for a run that took elapsed.
+func (s *Sensor) Stats(elapsed time.Duration) Stats {
+	c := s.cap.Stats()
+	d := s.det.Stats()
+	st := Stats{
+		Packets: c.Packets, Bytes: c.Bytes, TCPFlows: c.TCPFlows,
+		MQTTConnections: c.MQTTConnections, MQTTPackets: c.MQTTPackets,
+		Malformed: c.Malformed, ReassemblyGaps: c.ReassemblyGaps,
+		TLSConnections:  c.TLSConnections,
+		MQTTByType:      map[string]uint64{},
+		MalformedByRule: map[string]uint64{},
+		DroppedBy:       map[string]uint64{},
+		EvictedBy:       map[string]uint64{},
+		ElapsedS:        since(elapsed),
+	}
+	for t, n := range c.MQTTByType {
+		if n > 0 {
+			st.MQTTByType[decode.Type(t).String()] = n
+		}
+	}
+	for k, v := range c.MalformedByRule {
+		st.MalformedByRule[k] = v
+	}
+	add := func(m map[string]uint64, k string, v uint64) {
+		if v > 0 {
+			m[k] += v
+		}
+	}
+	add(st.DroppedBy, "capture", c.Dropped)
+	for _, ss := range s.disp.Stats() {
+		add(st.DroppedBy, "sink:"+ss.Sink, ss.Dropped+ss.Failed)
+	}
+	add(st.DroppedBy, "detect_timers", d.TimersDropped)
+	add(st.EvictedBy, "flows", c.Evicted)
+	add(st.EvictedBy, "sources", d.EvictionsSources)
+	add(st.EvictedBy, "client_ids", d.EvictionsClientIDs)
+	add(st.EvictedBy, "usernames", d.EvictionsUsernames)
+	add(st.EvictedBy, "connections", d.EvictionsConns)
+	add(st.EvictedBy, "passwords", d.EvictionsPasswords)
+	for _, v := range st.DroppedBy {
+		st.Dropped += v
+	}
+	for _, v := range st.EvictedBy {
+		st.Evicted += v
+	}
+	if !c.FirstTime.IsZero() {
+		st.CaptureSpan = c.LastTime.Sub(c.FirstTime).Seconds()
+	}
+	s.counter.fill(&st)
+	st.PacketsPerS = float64(st.Packets) / st.ElapsedS
+	return st
+}
+
+// Summary prints the human summary of st.
+func (s *Sensor) Summary(w io.Writer, st Stats) { WriteSummary(w, st) }
+
+// sinkOptions maps the output section onto the sinks' defaults.
+func sinkOptions(cfg *config.Config, stdout io.Writer) (alerts.SinkOptions, error) {
+	o := alerts.SinkOptions{Stdout: stdout}
+	k := &o.Kafka
+	k.SpoolDir = cfg.Output.SpoolDir
+	k.Spool.MaxBytes = cfg.Output.SpoolMaxBytes
+	k.BatchTimeout = cfg.Output.KafkaBatch
+	k.Compression = cfg.Output.KafkaCompress
+	if cfg.Output.KafkaTLS {
+		k.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	k.SASLMechanism = cfg.Output.KafkaSASLMech
+	k.SASLUser = cfg.Output.KafkaSASLUser
+	if cfg.Output.KafkaSASLPass != "" {
+		b, err := os.ReadFile(cfg.Output.KafkaSASLPass)
+		if err != nil {
+			return o, fmt.Errorf("output.kafka_sasl_password_file: %w", err)
+		}
+		k.SASLPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	return o, nil
+}
+
+// newEnforcers builds the enforcers the block section configures.
+func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]alerts.Enforcer, error) {
+	var out []alerts.Enforcer
+	fail := func(err error) ([]alerts.Enforcer, error) {
+		for _, e := range out {
+			_ = e.Close()
+		}
+		return nil, err
+	}
+	b := cfg.Block
+	if b.KafkaTopic != "" {
+		ko, err := alerts.ParseKafkaURL(b.KafkaTopic, kafka)
+		if err != nil {
+			return fail(fmt.Errorf("block.kafka: %w", err))
+		}
+		e, err := alerts.NewKafkaBlockEnforcer(ko, 0)
+		if err != nil {
+			return fail(fmt.Errorf("block.kafka: %w", err))
+		}
+		out = append(out, e)
+	}
+	if b.File != "" || b.NftFile != "" {
+		e, err := alerts.NewListFileEnforcer(alerts.ListFileOptions{Path: b.File, NftPath: b.NftFile})
+		if err != nil {
+			return fail(fmt.Errorf("block.file: %w", err))
+		}
+		out = append(out, e)
+	}
+	if b.DynsecURL != "" {
+		var pass []byte
+		if b.DynsecPass != "" {
+			p, err := os.ReadFile(b.DynsecPass)
+			if err != nil {
+				return fail(fmt.Errorf("block.dynsec_password_file: %w", err))
+			}
+			pass = []byte(strings.TrimRight(string(p), "\r\n"))
+		}
+		e, err := dynsec.New(dynsec.Options{Broker: b.DynsecURL, Username: b.DynsecUser, Password: pass})
+		if err != nil {
+			return fail(fmt.Errorf("block.dynsec_url: %w", err))
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// teeEmitter sends everything to two emitters.
+type teeEmitter struct{ a, b alerts.Emitter }
+
+func (t teeEmitter) EmitAlert(x *alerts.Alert)      { t.a.EmitAlert(x); t.b.EmitAlert(x) }
+func (t teeEmitter) EmitBlock(x *alerts.BlockEvent) { t.a.EmitBlock(x); t.b.EmitBlock(x) }
