@@ -38,7 +38,6 @@ func newDecodeCmd(cfg *config.Config, stdout, stderr io.Writer) *cobra.Command {
 				if len(line) == 0 {
 					return
 				}
-				line = append(line, '\n')
 				w.Write(line)
 			})
 			p, err := capture.New(pipeline.CaptureOptions(cfg), h)

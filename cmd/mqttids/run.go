@@ -1,11 +1,26 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"mqttids/alerts"
+	"mqttids/bpf"
+	"mqttids/capture/live"
 	"mqttids/internal/config"
+	"mqttids/internal/pipeline"
 )
 
 func newRunCmd(cfg *config.Config, stdout, stderr io.Writer) *cobra.Command {
@@ -14,9 +29,132 @@ func newRunCmd(cfg *config.Config, stdout, stderr io.Writer) *cobra.Command {
 		Short: "capture live (AF_PACKET + eBPF) until SIGINT/SIGTERM, then flush",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("run: not implemented yet")
+			if cfg.Interface == "" {
+				return usagef("run: --interface is required")
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			return runLive(cfg, stdout, stderr)
 		},
 	}
 	config.BindFlags(cmd.Flags(), cfg, "run")
 	return cmd
+}
+
+func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The in-kernel pre-filter: only MQTT ports reach userspace. A kernel
+	// that refuses it costs throughput, not correctness.
+	var filter *bpf.Filter
+	if !cfg.Capture.NoEBPF {
+		f, err := bpf.NewFilter(bpf.FilterOptions{Ports: cfg.Ports})
+		if err != nil {
+			log.Warn("eBPF socket filter not loaded; capturing unfiltered", "err", err)
+		} else {
+			filter = f
+			defer filter.Close()
+		}
+	}
+	var enforcers []alerts.Enforcer
+	if cfg.Block.XDPInterface != "" {
+		x, err := bpf.NewXDPEnforcer(cfg.Block.XDPInterface, bpf.EnforcerOptions{})
+		if err != nil {
+			return fmt.Errorf("attach XDP enforcer to %s: %w", cfg.Block.XDPInterface, err)
+		}
+		enforcers = append(enforcers, x) // closed by the block list
+	}
+	s, err := pipeline.New(pipeline.Options{Config: *cfg, Stdout: stdout, Logger: log, Enforcers: enforcers})
+	if err != nil {
+		for _, e := range enforcers {
+			_ = e.Close()
+		}
+		return err
+	}
+	lo := live.Options{Workers: cfg.Workers, BlockSize: cfg.Capture.BlockSize, RingSize: cfg.Capture.RingSize}
+	if filter != nil {
+		lo.Filter = filter
+	}
+	group, err := live.Open(cfg.Interface, lo)
+	if err != nil {
+		_ = s.Close()
+		return fmt.Errorf("open capture on %s: %w", cfg.Interface, err)
+	}
+	defer group.Close()
+	s.SetExtraStats(func(st *pipeline.Stats) {
+		k := group.Stats()
+		if k.Drops > 0 {
+			st.DroppedBy["kernel"] += k.Drops
+		}
+	})
+
+	var srv *http.Server
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = s.Close()
+			return usagef("metrics_addr %s: %v", cfg.MetricsAddr, err)
+		}
+		start := time.Now()
+		srv = &http.Server{Handler: pipeline.NewMetricsHandler(
+			func() pipeline.Stats { return s.Stats(time.Since(start)) },
+			s.Health), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		log.Info("metrics", "addr", ln.Addr().String())
+	}
+	if err := live.DropCapabilities(); err != nil {
+		log.Warn("keeping capabilities", "err", err)
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := s.Reload(); err != nil {
+					log.Error("reload rules", "err", err)
+				} else {
+					log.Info("rules reloaded")
+				}
+			}
+		}
+	}()
+	context.AfterFunc(ctx, func() { _ = group.Close() })
+
+	log.Info("capturing", "interface", cfg.Interface, "workers", len(group.Sources()), "ebpf_filter", filter != nil)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(group.Sources()))
+	for i, src := range group.Sources() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.RunSource(ctx, src); err != nil && !errors.Is(err, context.Canceled) {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	closeErr := s.Close()
+	st := s.Stats(time.Since(start))
+	if srv != nil {
+		_ = srv.Close()
+	}
+	if cfg.Stats != "" {
+		if err := pipeline.WriteStats(cfg.Stats, st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !cfg.Quiet {
+		s.Summary(stderr, st)
+	}
+	log.Info("stopped", slog.Uint64("packets", st.Packets), slog.Uint64("alerts", st.Alerts))
+	return errors.Join(append(errs, closeErr)...)
 }

@@ -46,7 +46,7 @@ type CaptureConfig struct {
 	IdleTimeout    time.Duration `yaml:"idle_timeout" help:"a flow with no packet for this long (packet time) is closed (0: default)" verbs:"replay,run,decode"`
 	MaxPacketSize  int           `yaml:"max_packet_size" help:"largest MQTT packet decoded; larger ones are skipped and flagged (0: default)" verbs:"replay,run,decode"`
 	BlockSize      int           `yaml:"block_size" help:"AF_PACKET ring block size in bytes (0: default)" verbs:"run"`
-	NumBlocks      int           `yaml:"num_blocks" help:"AF_PACKET ring blocks per worker (0: default)" verbs:"run"`
+	RingSize       int           `yaml:"ring_size" help:"AF_PACKET ring size per worker in bytes (0: default)" verbs:"run"`
 	NoEBPF         bool          `yaml:"no_ebpf" help:"do not attach the in-kernel MQTT pre-filter" verbs:"run"`
 }
 

@@ -45,6 +45,7 @@ type Sensor struct {
 	bl      *alerts.BlockList
 	counter *countingEmitter
 	servers serverTracker
+	extra   func(st *Stats)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -288,6 +289,9 @@ func (s *Sensor) Stats(elapsed time.Duration) Stats {
 	add(st.EvictedBy, "usernames", d.EvictionsUsernames)
 	add(st.EvictedBy, "connections", d.EvictionsConns)
 	add(st.EvictedBy, "passwords", d.EvictionsPasswords)
+	if s.extra != nil {
+		s.extra(&st)
+	}
 	for _, v := range st.DroppedBy {
 		st.Dropped += v
 	}
@@ -379,3 +383,7 @@ type teeEmitter struct{ a, b alerts.Emitter }
 
 func (t teeEmitter) EmitAlert(x *alerts.Alert)      { t.a.EmitAlert(x); t.b.EmitAlert(x) }
 func (t teeEmitter) EmitBlock(x *alerts.BlockEvent) { t.a.EmitBlock(x); t.b.EmitBlock(x) }
+
+// SetExtraStats adds counters from outside the pipeline (the kernel's ring
+// drops of a live capture) to every statistics snapshot.
+func (s *Sensor) SetExtraStats(f func(st *Stats)) { s.extra = f }
