@@ -67,7 +67,12 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 		}
 		enforcers = append(enforcers, x) // closed by the block list
 	}
-	s, err := pipeline.New(pipeline.Options{Config: *cfg, Stdout: stdout, Logger: log, Enforcers: enforcers})
+	// The kernel's fanout group shards flows across the sockets; each
+	// socket's engine then runs unsharded, delivering events at once
+	// (a sharded engine batches them, which suits files, not a live link).
+	pcfg := *cfg
+	pcfg.Workers = 1
+	s, err := pipeline.New(pipeline.Options{Config: pcfg, Stdout: stdout, Logger: log, Enforcers: enforcers})
 	if err != nil {
 		for _, e := range enforcers {
 			_ = e.Close()
