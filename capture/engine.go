@@ -25,6 +25,7 @@ type engine struct {
 	workers []*worker
 	seq     uint64 // index of the next packet
 	sweepAt int64  // packet time of the next idle sweep
+	pubAt   int64  // packet time of the next stats snapshot (a slow live link still updates /metrics)
 	sweepDt int64  // sweep interval: min(1 s, IdleTimeout/4)
 	d       dispCounters
 	pub     published
@@ -134,6 +135,10 @@ func (e *engine) runDirect(ctx context.Context, src Source) error {
 		e.seq++
 		if e.count(ci.Length, ci.Timestamp) {
 			w.sweep(ci.Timestamp, seq)
+		}
+		if t := ci.Timestamp.UnixNano(); t >= e.pubAt {
+			e.pubAt = t + int64(time.Second)
+			e.publish()
 		}
 		if mixed {
 			lt = plt.PacketLinkType()
