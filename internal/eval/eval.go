@@ -17,19 +17,25 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// Labels is a scenario's labels.json.
+// Labels is a scenario's labels.json (written by tools/scengen).
 type Labels struct {
-	Name          string   `json:"name"`
-	Description   string   `json:"description"`
-	Attackers     []string `json:"attackers"`
-	Expected      []string `json:"expected"`
-	AlsoOK        []string `json:"also_ok"`
-	Benign        []string `json:"benign"`
-	Broker        string   `json:"broker"`
-	SecretMarkers []string `json:"secret_markers"`
-	// BenignAlsoOK are categories benign sources may raise (every client
-	// of the recordings logs in over plain TCP: cleartext-credentials).
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Attackers   []string `json:"attackers"`
+	// Expected categories must fire with an attacker address as src_ip.
+	Expected []string `json:"expected"`
+	// AlsoOK categories may also fire for an attacker.
+	AlsoOK []string `json:"also_ok"`
+	// Benign sources must raise nothing outside BenignAlsoOK.
+	Benign []string `json:"benign"`
+	// BenignAlsoOK: every client of the recordings logs in over plain TCP,
+	// so cleartext-credentials may fire for benign sources too.
 	BenignAlsoOK []string `json:"benign_also_ok"`
+	Broker       string   `json:"broker"`
+	// SecretMarkers must never appear in any mqttids output.
+	SecretMarkers []string `json:"secret_markers"`
+	// TimeDilated is set when scengen -stretch rewrote the timestamps.
+	TimeDilated bool `json:"time_dilated,omitempty"`
 }
 
 // Alert is the part of an alert line that scoring reads.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"mqttids/internal/eval"
 	"slices"
 	"sync"
 	"time"
@@ -15,26 +16,9 @@ var Categories = []string{
 	"abnormal-termination", "unexpected-source", "cleartext-credentials",
 }
 
-// Labels is labels.json, what the evaluator reads beside each input.pcap.
-type Labels struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Attackers   []string `json:"attackers"`
-	// Expected categories must fire with an attacker address as src_ip.
-	Expected []string `json:"expected"`
-	// AlsoOK categories may also fire for an attacker.
-	AlsoOK []string `json:"also_ok"`
-	// Benign sources must raise nothing outside BenignAlsoOK.
-	Benign []string `json:"benign"`
-	// BenignAlsoOK: every client here logs in over plain TCP, so
-	// cleartext-credentials may fire for benign sources too.
-	BenignAlsoOK []string `json:"benign_also_ok"`
-	Broker       string   `json:"broker"`
-	// SecretMarkers must never appear in any mqttids output.
-	SecretMarkers []string `json:"secret_markers"`
-	// TimeDilated is set when scengen -stretch rewrote the timestamps.
-	TimeDilated bool `json:"time_dilated,omitempty"`
-}
+// Labels is labels.json, what the evaluator (internal/eval) reads beside
+// each input.pcap.
+type Labels = eval.Labels
 
 // stage is one attack started at a delay after the background.
 type stage struct {
