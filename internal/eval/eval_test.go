@@ -1,0 +1,61 @@
+package eval_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+
+	"mqttids/internal/config"
+	"mqttids/internal/eval"
+	"mqttids/internal/pipeline"
+)
+
+// TestScenariosGolden is `make eval` in-process: every labelled scenario,
+// replayed through the whole pipeline with the built-in rules, raises its
+// expected categories from the attacker addresses and nothing else.
+func TestScenariosGolden(t *testing.T) {
+	scen, err := eval.Load("../../testdata/scenarios")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scen) < 10 {
+		t.Fatalf("only %d scenarios found", len(scen))
+	}
+	var results []eval.Result
+	for _, s := range scen {
+		var out bytes.Buffer
+		cfg := config.Default()
+		sensor, err := pipeline.New(pipeline.Options{Config: cfg, Stdout: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sensor.ReplayFile(context.Background(), s.Pcap()); err != nil {
+			t.Fatalf("%s: %v", s.Labels.Name, err)
+		}
+		if err := sensor.Close(); err != nil {
+			t.Fatalf("%s: close: %v", s.Labels.Name, err)
+		}
+		alerts, err := eval.ParseAlerts(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := eval.Score(s, alerts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK() {
+			t.Errorf("%s: missing %v, false positives %v, unexpected %v", r.Name, r.Missing, r.FalsePositives, r.Unexpected)
+		}
+		results = append(results, r)
+	}
+	if testing.Verbose() {
+		eval.Table(testWriter{t}, results)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+var _ io.Writer = testWriter{}
