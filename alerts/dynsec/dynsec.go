@@ -68,6 +68,8 @@ type Enforcer struct {
 
 	q   chan command
 	seq atomic.Uint64
+	// inflight counts commands enqueued and not yet sent (or given up).
+	inflight atomic.Int64
 	// Replies are only seen once the response topic is subscribed on the
 	// current connection: commands wait for subGen to catch up with
 	// connGen.
@@ -196,10 +198,12 @@ func (e *Enforcer) Apply(ev *alerts.BlockEvent) error {
 }
 
 func (e *Enforcer) enqueue(c command) error {
+	e.inflight.Add(1) // before the send: Close must not see an empty queue while c is on its way
 	select {
 	case e.q <- c:
 		return nil
 	default:
+		e.inflight.Add(-1)
 		e.mu.Lock()
 		e.st.Dropped++
 		e.mu.Unlock()
@@ -234,7 +238,9 @@ func (e *Enforcer) run() {
 	for {
 		select {
 		case c := <-e.q:
-			if !e.send(c) {
+			ok := e.send(c)
+			e.inflight.Add(-1)
+			if !ok {
 				return
 			}
 		case <-sweep.C:
@@ -393,7 +399,7 @@ func (e *Enforcer) Close() error {
 			e.mu.Lock()
 			busy := len(e.pending) > 0
 			e.mu.Unlock()
-			if !busy && len(e.q) == 0 {
+			if !busy && e.inflight.Load() == 0 {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)

@@ -97,6 +97,13 @@ func (b *broker) stop() {
 // on 127.0.0.1, an admin user and the given client users.
 func startMosquitto(t *testing.T, users ...string) *broker {
 	t.Helper()
+	return startMosquittoAdmin(t, "admin", users...)
+}
+
+// startMosquittoAdmin is startMosquitto with the dynamic-security admin
+// named admin.
+func startMosquittoAdmin(t *testing.T, admin string, users ...string) *broker {
+	t.Helper()
 	for _, c := range []string{"mosquitto", "mosquitto_ctrl", "mosquitto_pub"} {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Skipf("%s not installed (apt-get install mosquitto mosquitto-clients)", c)
@@ -113,7 +120,7 @@ func startMosquitto(t *testing.T, users ...string) *broker {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	dsFile := filepath.Join(dir, "dynamic-security.json")
-	if out, err := run(t, "mosquitto_ctrl", "dynsec", "init", dsFile, "admin", adminPass); err != nil {
+	if out, err := run(t, "mosquitto_ctrl", "dynsec", "init", dsFile, admin, adminPass); err != nil {
 		t.Fatalf("dynsec init: %v: %s", err, out)
 	}
 	port := freePort(t)
@@ -143,7 +150,7 @@ plugin_opt_config_file %s
 	b.start()
 	t.Cleanup(b.stop)
 	for _, u := range users {
-		out, err := run(t, "mosquitto_ctrl", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "admin", "-P", adminPass,
+		out, err := run(t, "mosquitto_ctrl", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", admin, "-P", adminPass,
 			"dynsec", "createClient", u, "-p", userPass)
 		if err != nil {
 			t.Fatalf("createClient %s: %v: %s", u, err, out)
