@@ -247,10 +247,32 @@ func TestRunLiveBruteForceAndXDPBlock(t *testing.T) {
 	var st struct {
 		Packets uint64 `json:"packets"`
 		Alerts  uint64 `json:"alerts"`
+		Kernel  struct {
+			FilterPassed uint64 `json:"filter_passed"`
+			SYN          uint64 `json:"syn"`
+			TopSYN       []struct {
+				Key   string `json:"key"`
+				Count uint64 `json:"count"`
+			} `json:"top_syn_sources"`
+		} `json:"kernel"`
 	}
 	b, err := os.ReadFile(stats)
 	if err != nil || json.Unmarshal(b, &st) != nil || st.Packets == 0 || st.Alerts == 0 {
 		t.Fatalf("stats %s: %v", b, err)
+	}
+	// The kernel counted the attacker's SYNs, blocked ones included (the
+	// socket filter runs after XDP, so those dropped there are not seen).
+	if st.Kernel.FilterPassed == 0 || st.Kernel.SYN < 10 {
+		t.Errorf("kernel counters: %+v", st.Kernel)
+	}
+	foundAttacker := false
+	for _, c := range st.Kernel.TopSYN {
+		if c.Key == attacker.String() && c.Count >= 10 {
+			foundAttacker = true
+		}
+	}
+	if !foundAttacker {
+		t.Errorf("attacker not among the kernel's SYN sources: %+v", st.Kernel.TopSYN)
 	}
 	if strings.Contains(sensorErr.String(), "s3nsor-live-pw") {
 		t.Error("password in the sensor's log")

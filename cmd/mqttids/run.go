@@ -89,11 +89,31 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("open capture on %s: %w", cfg.Interface, err)
 	}
 	defer group.Close()
+	var counts []bpf.SourceCount
 	s.SetExtraStats(func(st *pipeline.Stats) {
 		k := group.Stats()
 		if k.Drops > 0 {
 			st.DroppedBy["kernel"] += k.Drops
 		}
+		ks := &pipeline.KernelStats{RingPackets: k.Packets, RingDrops: k.Drops, RingFreezes: k.QueueFreezes}
+		if filter != nil {
+			if fs, err := filter.Stats(); err == nil {
+				ks.FilterSeen, ks.FilterPassed = fs.Seen, fs.Passed
+			}
+			if c, err := filter.SourceCounts(counts[:0]); err == nil {
+				counts = c
+				syn := make(map[string]uint64, len(c))
+				for _, sc := range c {
+					ks.SYN += sc.SYN
+					ks.RST += sc.RST
+					if sc.SYN > 0 {
+						syn[sc.Addr.String()] = sc.SYN
+					}
+				}
+				ks.TopSYN = pipeline.Top(syn, 10)
+			}
+		}
+		st.Kernel = ks
 	})
 
 	var srv *http.Server

@@ -81,6 +81,9 @@ func (c *countingEmitter) fill(s *Stats) {
 	s.TopClientIDs = top(c.byClientID, 10)
 }
 
+// Top is the n largest counts of m.
+func Top(m map[string]uint64, n int) []Count { return top(m, n) }
+
 func top(m map[string]uint64, n int) []Count {
 	out := sorted(m)
 	if len(out) > n {

@@ -16,18 +16,21 @@ type statsCollector struct {
 }
 
 var (
-	descPackets     = prometheus.NewDesc("mqttids_packets_total", "Frames read from the capture.", nil, nil)
-	descBytes       = prometheus.NewDesc("mqttids_bytes_total", "Bytes of the frames read.", nil, nil)
-	descFlows       = prometheus.NewDesc("mqttids_tcp_flows_total", "TCP flows seen on MQTT ports or recognised as MQTT.", nil, nil)
-	descConns       = prometheus.NewDesc("mqttids_mqtt_connections_total", "MQTT connections (TCP flows carrying MQTT).", nil, nil)
-	descTLS         = prometheus.NewDesc("mqttids_tls_connections_total", "Connections on TLS ports (counted, not decoded).", nil, nil)
-	descMQTT        = prometheus.NewDesc("mqttids_mqtt_packets_total", "MQTT control packets decoded, by type.", []string{"type"}, nil)
-	descMalformed   = prometheus.NewDesc("mqttids_malformed_total", "Protocol violations, by the specification rule violated.", []string{"rule"}, nil)
-	descGaps        = prometheus.NewDesc("mqttids_reassembly_gaps_total", "Gaps in reassembled TCP streams.", nil, nil)
-	descDropped     = prometheus.NewDesc("mqttids_dropped_total", "Packets or events dropped, by reason.", []string{"reason"}, nil)
-	descEvicted     = prometheus.NewDesc("mqttids_evicted_total", "State evicted to stay within bounds, by table.", []string{"table"}, nil)
-	descAlerts      = prometheus.NewDesc("mqttids_alerts_total", "Alerts raised, by category.", []string{"category"}, nil)
-	descBlockEvents = prometheus.NewDesc("mqttids_block_list_changes_total", "Block-list additions and removals.", nil, nil)
+	descPackets      = prometheus.NewDesc("mqttids_packets_total", "Frames read from the capture.", nil, nil)
+	descBytes        = prometheus.NewDesc("mqttids_bytes_total", "Bytes of the frames read.", nil, nil)
+	descFlows        = prometheus.NewDesc("mqttids_tcp_flows_total", "TCP flows seen on MQTT ports or recognised as MQTT.", nil, nil)
+	descConns        = prometheus.NewDesc("mqttids_mqtt_connections_total", "MQTT connections (TCP flows carrying MQTT).", nil, nil)
+	descTLS          = prometheus.NewDesc("mqttids_tls_connections_total", "Connections on TLS ports (counted, not decoded).", nil, nil)
+	descMQTT         = prometheus.NewDesc("mqttids_mqtt_packets_total", "MQTT control packets decoded, by type.", []string{"type"}, nil)
+	descMalformed    = prometheus.NewDesc("mqttids_malformed_total", "Protocol violations, by the specification rule violated.", []string{"rule"}, nil)
+	descGaps         = prometheus.NewDesc("mqttids_reassembly_gaps_total", "Gaps in reassembled TCP streams.", nil, nil)
+	descDropped      = prometheus.NewDesc("mqttids_dropped_total", "Packets or events dropped, by reason.", []string{"reason"}, nil)
+	descEvicted      = prometheus.NewDesc("mqttids_evicted_total", "State evicted to stay within bounds, by table.", []string{"table"}, nil)
+	descAlerts       = prometheus.NewDesc("mqttids_alerts_total", "Alerts raised, by category.", []string{"category"}, nil)
+	descKernelFrames = prometheus.NewDesc("mqttids_kernel_filter_frames_total", "Frames the eBPF socket filter ran on (seen) and passed to the capture rings.", []string{"result"}, nil)
+	descKernelRing   = prometheus.NewDesc("mqttids_kernel_ring_total", "AF_PACKET ring counters: packets, drops (ring full), freezes.", []string{"counter"}, nil)
+	descKernelTCP    = prometheus.NewDesc("mqttids_kernel_tcp_flags_total", "SYNs to and RSTs on MQTT ports, counted in the kernel per source and summed.", []string{"flag"}, nil)
+	descBlockEvents  = prometheus.NewDesc("mqttids_block_list_changes_total", "Block-list additions and removals.", nil, nil)
 )
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -61,6 +64,15 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descAlerts, v, k)
 	}
 	counter(descBlockEvents, s.BlockEntries)
+	if k := s.Kernel; k != nil {
+		counter(descKernelFrames, k.FilterSeen, "seen")
+		counter(descKernelFrames, k.FilterPassed, "passed")
+		counter(descKernelRing, k.RingPackets, "packets")
+		counter(descKernelRing, k.RingDrops, "drops")
+		counter(descKernelRing, k.RingFreezes, "freezes")
+		counter(descKernelTCP, k.SYN, "syn")
+		counter(descKernelTCP, k.RST, "rst")
+	}
 }
 
 // NewMetricsHandler serves /metrics (a registry of this sensor's own, no

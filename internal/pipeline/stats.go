@@ -37,8 +37,25 @@ type Stats struct {
 	BlockEntries    uint64            `json:"block_list_changes"`
 	CaptureSpan     float64           `json:"capture_span_s"`
 
+	// Kernel is set for live capture: the AF_PACKET rings and the eBPF
+	// socket filter's own counters (SYN/RST per source are counted in the
+	// kernel before userspace could drop anything).
+	Kernel *KernelStats `json:"kernel,omitempty"`
+
 	TopSources   []Count `json:"top_sources,omitempty"`
 	TopClientIDs []Count `json:"top_client_ids,omitempty"`
+}
+
+// KernelStats are the live capture's in-kernel counters.
+type KernelStats struct {
+	RingPackets  uint64  `json:"ring_packets"`
+	RingDrops    uint64  `json:"ring_drops"`
+	RingFreezes  uint64  `json:"ring_freezes"`
+	FilterSeen   uint64  `json:"filter_seen"`
+	FilterPassed uint64  `json:"filter_passed"`
+	SYN          uint64  `json:"syn"`
+	RST          uint64  `json:"rst"`
+	TopSYN       []Count `json:"top_syn_sources,omitempty"`
 }
 
 // Count is one row of a top-N list.
