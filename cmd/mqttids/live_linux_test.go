@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -319,6 +320,9 @@ func scrapePackets(t *testing.T, ns, addr string) float64 {
 	})
 	if err != nil {
 		t.Fatalf("scrape: %v", err)
+	}
+	if !bytes.Contains(body, []byte("mqttids_detection_lag_seconds_bucket")) {
+		t.Errorf("no detection-lag histogram in /metrics")
 	}
 	m := regexp.MustCompile(`(?m)^mqttids_packets_total (\S+)$`).FindSubmatch(body)
 	if m == nil {

@@ -72,7 +72,7 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 	// (a sharded engine batches them, which suits files, not a live link).
 	pcfg := *cfg
 	pcfg.Workers = 1
-	s, err := pipeline.New(pipeline.Options{Config: pcfg, Stdout: stdout, Logger: log, Enforcers: enforcers})
+	s, err := pipeline.New(pipeline.Options{Config: pcfg, Stdout: stdout, Logger: log, Enforcers: enforcers, Live: true})
 	if err != nil {
 		for _, e := range enforcers {
 			_ = e.Close()
@@ -126,7 +126,7 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 		start := time.Now()
 		srv = &http.Server{Handler: pipeline.NewMetricsHandler(
 			func() pipeline.Stats { return s.Stats(time.Since(start)) },
-			s.Health), ReadHeaderTimeout: 5 * time.Second}
+			s.Health, s.Collectors()...), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		log.Info("metrics", "addr", ln.Addr().String())
 	}

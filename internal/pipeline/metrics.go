@@ -77,9 +77,10 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 
 // NewMetricsHandler serves /metrics (a registry of this sensor's own, no
 // global state) and /healthz, which fails when health() returns an error.
-func NewMetricsHandler(snapshot func() Stats, health func() error) http.Handler {
+func NewMetricsHandler(snapshot func() Stats, health func() error, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(statsCollector{snapshot: snapshot}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Timeout: 5 * time.Second}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"mqttids/alerts"
 	"mqttids/alerts/dynsec"
 	"mqttids/capture"
@@ -32,6 +34,9 @@ type Options struct {
 	// Enforcers are added to those of the configuration (e.g. the XDP
 	// enforcer, which only `run` can attach).
 	Enforcers []alerts.Enforcer
+	// Live: packet timestamps are wall-clock time, so the lag from packet
+	// to detection is measured (sampled) for the metrics.
+	Live bool
 }
 
 // Sensor is one configured pipeline.
@@ -46,6 +51,11 @@ type Sensor struct {
 	counter *countingEmitter
 	servers serverTracker
 	extra   func(st *Stats)
+	live    bool
+	events  uint64
+	// lag is packet timestamp → event handed to detection, sampled one
+	// event in lagSample (live only).
+	lag prometheus.Histogram
 
 	closeOnce sync.Once
 	closeErr  error
@@ -149,7 +159,12 @@ func New(opts Options) (s *Sensor, err error) {
 		TLSPorts:        cfg.Capture.TLSPorts,
 		MaxSources:      cfg.Detect.MaxSources,
 	}, eng)
-	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter}
+	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, live: opts.Live,
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mqttids_detection_lag_seconds",
+			Help:    "Time from a packet's capture timestamp to its event reaching detection (live capture, one event in 256 sampled).",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10), // 50 µs … 13 s
+		})}
 	s.servers = serverTracker{bl: bl, seen: map[netip.Addr]struct{}{}}
 	cp, err := capture.New(CaptureOptions(&cfg), event.HandlerFunc(s.handle))
 	if err != nil {
@@ -167,11 +182,24 @@ func New(opts Options) (s *Sensor, err error) {
 // handle is the capture stage's handler: broker addresses join the block
 // list's allowlist, then detect (and through it rules) sees the event.
 func (s *Sensor) handle(ev *event.Event) {
+	if s.live {
+		s.events++
+		if s.events&(lagSample-1) == 0 {
+			s.lag.Observe(time.Since(ev.Time).Seconds())
+		}
+	}
 	if ev.Kind == event.TCPOpen || ev.Kind == event.TLS {
 		s.servers.note(ev.Flow.Server.Addr())
 	}
 	s.det.Handle(ev)
 }
+
+// lagSample is how often the detection lag is measured (a power of two).
+const lagSample = 256
+
+// Collectors are the sensor's own Prometheus collectors beyond its
+// statistics (the detection-lag histogram).
+func (s *Sensor) Collectors() []prometheus.Collector { return []prometheus.Collector{s.lag} }
 
 // serverTracker tells the block list each broker address once; bounded.
 type serverTracker struct {
