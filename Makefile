@@ -43,8 +43,15 @@ bench: ## benchmarks: codec, reassembly, end-to-end replay on a synthetic captur
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./decode/ ./capture/ ./detect/ ./rules/
 	$(GO) run ./tools/synthpcap -o /tmp/mqttids-bench.pcap -packets 1000000 -flows 1000 -reorder 0.03
 	$(MAKE) build
-	@echo "== raw pcap read floor vs replay (GOMAXPROCS=1)"; \
-	GOMAXPROCS=1 ./$(BIN) replay -q --stats /tmp/mqttids-bench.stats.json /tmp/mqttids-bench.pcap >/dev/null; cat /tmp/mqttids-bench.stats.json; echo
+	@echo "== raw pcap read floor vs capture replay (GOMAXPROCS=1)"
+	MQTTIDS_BENCH_PCAP=/tmp/mqttids-bench.pcap GOMAXPROCS=1 $(GO) test ./capture -run '^$$' -bench 'ReadFloor|Replay' -benchtime 2x
+	@echo "== mqttids replay with the built-in rules (GOMAXPROCS=1)"
+	GOMAXPROCS=1 /usr/bin/time -f '%e s wall, %M KB peak RSS' ./$(BIN) replay -q --stats /tmp/mqttids-bench.stats.json /tmp/mqttids-bench.pcap >/dev/null
+	@grep -E '"packets_per_s"|"elapsed_s"' /tmp/mqttids-bench.stats.json
+	@if command -v suricata >/dev/null; then echo "== suricata -r, one thread, MQTT parser, no rules, no EVE (includes ~0.3 s start-up)"; \
+	  mkdir -p /tmp/mqttids-bench-suri; /usr/bin/time -f '%e s wall' suricata -r /tmp/mqttids-bench.pcap -l /tmp/mqttids-bench-suri --runmode single -k none -S /dev/null \
+	    --set outputs.1.eve-log.enabled=no --set outputs.0.fast.enabled=no 2>&1 | tail -1; \
+	else echo "(suricata not installed: bookworm-backports, apt-get install -t bookworm-backports suricata)"; fi
 
 fuzz: ## short, bounded native fuzzing of every decoder
 	@for f in $$($(GO) test -list '^Fuzz' ./decode/ | grep ^Fuzz); do \
