@@ -97,32 +97,35 @@ func New(opts Options) (s *Sensor, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var sinks []alerts.Sink
-	var enforcers []alerts.Enforcer
+	// undo closes, newest first, what was opened when New fails half-way.
+	var undo []func()
 	defer func() {
-		if err == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, sk := range sinks {
-			_ = sk.Close(ctx)
-		}
-		for _, e := range enforcers {
-			_ = e.Close()
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
 		}
 	}()
+	closeCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 5*time.Second)
+	}
+	var sinks []alerts.Sink
 	for _, spec := range cfg.Alerts {
 		sk, err := alerts.ParseSink(spec, sinkOpts)
 		if err != nil {
 			return nil, fmt.Errorf("alerts %s: %w", spec, err)
 		}
 		sinks = append(sinks, sk)
+		undo = append(undo, func() { ctx, cancel := closeCtx(); defer cancel(); _ = sk.Close(ctx) })
 	}
-	if enforcers, err = newEnforcers(&cfg, sinkOpts.Kafka); err != nil {
+	enforcers, err := newEnforcers(&cfg, sinkOpts.Kafka)
+	if err != nil {
 		return nil, err
 	}
 	enforcers = append(enforcers, opts.Enforcers...)
+	for _, e := range enforcers {
+		undo = append(undo, func() { _ = e.Close() })
+	}
 	allow, err := alerts.ParseAllowlist(cfg.Block.Allowlist)
 	if err != nil {
 		return nil, fmt.Errorf("block.allowlist: %w", err)
@@ -130,6 +133,8 @@ func New(opts Options) (s *Sensor, err error) {
 	disp := alerts.NewDispatcher(sinks, alerts.DispatcherOptions{
 		OnError: func(sink string, err error) { log.Warn("alert sink", "sink", sink, "err", err) },
 	})
+	// The dispatcher now owns the sinks, and the block list the enforcers.
+	undo = []func(){func() { ctx, cancel := closeCtx(); defer cancel(); _ = disp.Close(ctx) }}
 	var next alerts.Emitter = disp
 	if opts.Extra != nil {
 		next = teeEmitter{disp, opts.Extra}
@@ -144,12 +149,12 @@ func New(opts Options) (s *Sensor, err error) {
 		OnError:    func(enf string, err error) { log.Warn("block enforcer", "enforcer", enf, "err", err) },
 	})
 	if err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = disp.Close(ctx)
-		sinks = nil
+		for _, e := range enforcers {
+			_ = e.Close()
+		}
 		return nil, err
 	}
+	undo = append(undo, func() { _ = bl.Close() })
 	eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: counter, Blocker: bl})
 	if err != nil {
 		return nil, err
@@ -168,11 +173,6 @@ func New(opts Options) (s *Sensor, err error) {
 	s.servers = serverTracker{bl: bl, seen: map[netip.Addr]struct{}{}}
 	cp, err := capture.New(CaptureOptions(&cfg), event.HandlerFunc(s.handle))
 	if err != nil {
-		_ = bl.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = disp.Close(ctx)
-		sinks, enforcers = nil, nil
 		return nil, err
 	}
 	s.cap = cp
