@@ -48,10 +48,11 @@ type Alert struct {
 	} `json:"alert"`
 }
 
-// Scenario is one folder: input.pcap + labels.json.
+// Scenario is one folder: input.pcap (or File) + labels.json.
 type Scenario struct {
 	Dir    string
 	Labels Labels
+	File   string // the capture's name in Dir; empty: input.pcap
 }
 
 // Result scores one scenario.
@@ -106,7 +107,28 @@ func Load(root string) ([]Scenario, error) {
 }
 
 // Pcap is the scenario's capture.
-func (s Scenario) Pcap() string { return filepath.Join(s.Dir, "input.pcap") }
+func (s Scenario) Pcap() string {
+	if s.File != "" {
+		return filepath.Join(s.Dir, s.File)
+	}
+	return filepath.Join(s.Dir, "input.pcap")
+}
+
+// LoadOne reads the labels of one folder whose capture is named file.
+func LoadOne(dir, file string) (Scenario, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "labels.json"))
+	if err != nil {
+		return Scenario{}, fmt.Errorf("read labels: %w", err)
+	}
+	var l Labels
+	if err := json.Unmarshal(b, &l); err != nil {
+		return Scenario{}, fmt.Errorf("%s/labels.json: %w", dir, err)
+	}
+	if l.Name == "" {
+		l.Name = filepath.Base(dir)
+	}
+	return Scenario{Dir: dir, Labels: l, File: file}, nil
+}
 
 // Score compares alerts with the labels.
 func Score(s Scenario, alerts []Alert) (Result, error) {

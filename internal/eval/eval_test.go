@@ -22,6 +22,11 @@ func TestScenariosGolden(t *testing.T) {
 	if len(scen) < 10 {
 		t.Fatalf("only %d scenarios found", len(scen))
 	}
+	demo, err := eval.LoadOne("../../testdata/demo", "demo.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scen = append(scen, demo)
 	var results []eval.Result
 	for _, s := range scen {
 		var out bytes.Buffer
@@ -36,13 +41,18 @@ func TestScenariosGolden(t *testing.T) {
 		if err := sensor.Close(); err != nil {
 			t.Fatalf("%s: close: %v", s.Labels.Name, err)
 		}
-		alerts, err := eval.ParseAlerts(&out)
+		alerts, err := eval.ParseAlerts(bytes.NewReader(out.Bytes()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		r, err := eval.Score(s, alerts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, m := range s.Labels.SecretMarkers {
+			if m != "" && bytes.Contains(out.Bytes(), []byte(m)) {
+				t.Errorf("%s: alerts leak secret marker %q", r.Name, m)
+			}
 		}
 		if !r.OK() {
 			t.Errorf("%s: missing %v, false positives %v, unexpected %v", r.Name, r.Missing, r.FalsePositives, r.Unexpected)

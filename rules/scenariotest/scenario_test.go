@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -19,16 +17,6 @@ import (
 	"mqttids/event"
 	"mqttids/rules"
 )
-
-type labels struct {
-	Name          string   `json:"name"`
-	Attackers     []string `json:"attackers"`
-	Expected      []string `json:"expected"`
-	AlsoOK        []string `json:"also_ok"`
-	Benign        []string `json:"benign"`
-	BenignAlsoOK  []string `json:"benign_also_ok"`
-	SecretMarkers []string `json:"secret_markers"`
-}
 
 type collect struct{ alerts []*alerts.Alert }
 
@@ -94,52 +82,6 @@ func replayWorkers(t testing.TB, pcap string, obs bool, workers int) (*collect, 
 	return out, det
 }
 
-func TestRecordedScenarios(t *testing.T) {
-	for _, pcap := range scenarios(t) {
-		dir := filepath.Dir(pcap)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join(dir, "labels.json"))
-			if err != nil {
-				t.Skipf("no labels: %v", err)
-			}
-			var l labels
-			if err := json.Unmarshal(b, &l); err != nil {
-				t.Fatal(err)
-			}
-			out, _ := replay(t, pcap, true)
-			fromAttacker := map[string]bool{}
-			var lines []string
-			for _, a := range out.alerts {
-				line := a.Alert.Category + "/" + a.Detection.Rule + "@" + a.SrcIP
-				lines = append(lines, line)
-				if slices.Contains(l.Attackers, a.SrcIP) {
-					fromAttacker[a.Alert.Category] = true
-					if !slices.Contains(l.Expected, a.Alert.Category) && !slices.Contains(l.AlsoOK, a.Alert.Category) {
-						t.Errorf("unexpected attacker alert %s", line)
-					}
-				} else if !slices.Contains(l.BenignAlsoOK, a.Alert.Category) {
-					t.Errorf("false positive %s key %v count %v", line, a.Detection.Key, a.Detection.Count)
-				}
-				js, _ := json.Marshal(a)
-				for _, m := range l.SecretMarkers {
-					if m != "" && strings.Contains(string(js), m) {
-						t.Errorf("alert leaks secret marker %q: %s", m, js)
-					}
-				}
-			}
-			for _, c := range l.Expected {
-				if !fromAttacker[c] {
-					t.Errorf("missing %s from %v", c, l.Attackers)
-				}
-			}
-			sort.Strings(lines)
-			t.Logf("%d alerts: %s", len(out.alerts), strings.Join(slices.Compact(lines), ", "))
-		})
-	}
-}
-
-// BenchmarkReplay replays every scenario with no rules and with the
-// built-in rules: the rules' share of a replay.
 func BenchmarkReplay(b *testing.B) {
 	pcaps := scenarios(b)
 	for _, mode := range []struct {
