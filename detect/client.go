@@ -14,17 +14,18 @@ func (d *Detector) fromClient(ev *event.Event, now int64) {
 	c := &d.conns.aux[ci]
 	d.seen(c, ev)
 	p := ev.Packet
+	d.spoke(c, p.Type == decode.CONNECT)
 	switch p.Type {
 	case decode.CONNECT:
 		d.connect(ev, ci, c, p, now)
 	case decode.PUBLISH:
-		c.active = true
+		d.activate(c, ev, now)
 		d.publish(ev, ci, c, p, now)
 	case decode.SUBSCRIBE:
-		c.active = true
+		d.activate(c, ev, now)
 		d.subscribe(ev, ci, c, p, now)
 	case decode.UNSUBSCRIBE:
-		c.active = true
+		d.activate(c, ev, now)
 		if b := d.brokerOf(c, now); b != nil && c.subKey != "" {
 			for _, f := range p.Filters {
 				b.unsubscribe(c.subKey, f.Topic)
@@ -32,7 +33,7 @@ func (d *Detector) fromClient(ev *event.Event, now int64) {
 		}
 	case decode.PINGREQ, decode.DISCONNECT, decode.AUTH:
 	default:
-		c.active = true
+		d.activate(c, ev, now)
 	}
 }
 
@@ -95,6 +96,9 @@ func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Pa
 		}
 	}
 	if p.HasPassword() && !c.tls && !d.isTLSPort(c.flow.Server.Port()) {
+		if b := d.brokerOf(c, now); b != nil {
+			b.cleartext++
+		}
 		d.srcs.add(s, CleartextCredentials, 1, now)
 		srcChanged |= Set(CleartextCredentials)
 		if us >= 0 {
@@ -110,6 +114,9 @@ func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Pa
 		d.brokerOf(c, now)
 	}
 	d.pingQ.push(connTimer{at: now + int64(d.opts.PingOnlyTimeout), conn: d.conns.ref(ci)})
+	d.openSession(ci, c, p.KeepAlive, now)
+	srcChanged |= Set(OpenSessions)
+	clChanged |= Set(OpenSessions)
 	d.observeSrc(s, srcChanged, ev, c, now)
 	if cl >= 0 {
 		d.observeName(KeyClientID, cl, clChanged, ev, c, now)
@@ -141,19 +148,24 @@ func (d *Detector) publish(ev *event.Event, ci int32, c *connState, p *decode.Pa
 	}
 	h := hashBytes(topic)
 	n := uint32(max(p.Len, 0))
-	const changed = CounterSet(1<<Publishes | 1<<PublishBytes | 1<<DistinctTopics | 1<<PublishBaseline | 1<<PublishBytesBaseline)
+	const changed = CounterSet(1<<Publishes | 1<<PublishBytes | 1<<DistinctTopics | 1<<PublishBaseline | 1<<PublishBytesBaseline |
+		1<<PublishRate | 1<<PublishBytesRate | 1<<PeerPublishP50 | 1<<PeerPublishP99 | 1<<PeerPublishBytesP50 | 1<<PeerPublishBytesP99)
 	// Per-connection publish counters cost a third of this path; they are
 	// kept only while a rule reads them.
 	perConn := d.obs != nil && d.obs.Wants(KeyConnection)&changed != 0
 	if perConn {
-		d.conns.publish(ci, n, h, now)
+		d.conns.publish(ci, n, h, now, nil)
+	}
+	var srcPeers, clPeers *peerDist
+	if b := d.brokerOf(c, now); b != nil {
+		srcPeers, clPeers = &b.peers[0], &b.peers[1]
 	}
 	cl := d.clientOf(c, now)
 	if cl >= 0 {
-		d.clients.publish(cl, n, h, now)
+		d.clients.publish(cl, n, h, now, clPeers)
 	}
 	s := d.srcOf(c, now)
-	d.srcs.publish(s, n, h, now)
+	d.srcs.publish(s, n, h, now, srcPeers)
 
 	if c.connectSeen && !c.refused && known {
 		if p.Version == decode.V5 && p.QoS() > 0 {
@@ -162,13 +174,10 @@ func (d *Detector) publish(ev *event.Event, ci int32, c *connState, p *decode.Pa
 			c.pendN++
 		} else if b := d.brokerOf(c, now); b != nil && !p.Retain() &&
 			(!b.tlsSeen || now-b.first >= int64(d.opts.UndeliverableLearning)) && !c.matches(b, topic, h) {
-			if t := d.undelivQ.at(c.undelivSeq - 1); c.undelivSeq != 0 && t != nil && t.h == h && t.brk == b {
-				t.n++
-			} else {
-				c.undelivSeq = 1 + d.undelivQ.push(undelivTimer{n: 1, at: now + int64(d.opts.UndeliverableDelay), sent: now, conn: d.conns.ref(ci), brk: b, h: h})
-			}
+			d.pendUndeliverable(ci, c, b, h, now)
 		}
 	}
+	d.o.Topic = topic
 	if perConn {
 		d.observeConn(ci, changed, ev, c, now)
 	}
@@ -176,6 +185,7 @@ func (d *Detector) publish(ev *event.Event, ci int32, c *connState, p *decode.Pa
 		d.observeName(KeyClientID, cl, changed, ev, c, now)
 	}
 	d.observeSrc(s, changed, ev, c, now)
+	d.o.Topic = nil
 }
 
 func (d *Detector) subscribe(ev *event.Event, ci int32, c *connState, p *decode.Packet, now int64) {
@@ -215,11 +225,35 @@ func (d *Detector) subscribe(ev *event.Event, ci int32, c *connState, p *decode.
 			b.subscribe(c.subKey, f.Topic, d.opts.MaxSubscriptions)
 		}
 	}
+	d.o.Filter = broadest(p.Filters)
 	d.observeConn(ci, changed, ev, c, now)
 	if cl >= 0 {
 		d.observeName(KeyClientID, cl, changed, ev, c, now)
 	}
 	d.observeSrc(s, changed, ev, c, now)
+	d.o.Filter = nil
+}
+
+// broadest picks the filter a scoped rule is most likely about: a
+// first-level wildcard, else $SYS, else any wildcard, else the first.
+func broadest(fs []decode.Filter) []byte {
+	best, rank := []byte(nil), -1
+	for _, f := range fs {
+		wild, root, sys := filterClass(f.Topic)
+		r := 0
+		switch {
+		case root:
+			r = 3
+		case sys:
+			r = 2
+		case wild:
+			r = 1
+		}
+		if r > rank {
+			best, rank = f.Topic, r
+		}
+	}
+	return best
 }
 
 func (d *Detector) malformed(ev *event.Event, now int64) {
@@ -233,4 +267,36 @@ func (d *Detector) malformed(ev *event.Event, now int64) {
 	d.observeConn(ci, Set(Malformed), ev, c, now)
 	d.observeSrc(s, Set(Malformed), ev, c, now)
 	d.o.MalformedRule = ""
+}
+
+// pendUndeliverable queues the check of a publish of topic h, or counts it
+// in the check already pending for the topic on this connection: pending
+// state grows with distinct (connection, topic) pairs, not with publishes.
+func (d *Detector) pendUndeliverable(ci int32, c *connState, b *broker, h uint64, now int64) {
+	if t := d.undelivQ.at(c.undelivSeq - 1); c.undelivSeq != 0 && t != nil && t.h == h && t.brk == b {
+		t.n++ // the common case: the same topic as the connection's last publish
+		return
+	}
+	r := d.conns.ref(ci)
+	uk := undelivKey{r, h}
+	if k, ok := d.undelivIdx[uk]; ok {
+		if t := d.undelivQ.at(k); t != nil && t.conn == r && t.h == h {
+			t.n++
+			c.undelivSeq = k + 1
+			return
+		}
+	}
+	if d.undelivQ.n >= d.undelivQ.max && d.undelivQ.n > 0 {
+		// Full: the oldest check is given up (counted), never an unbounded queue.
+		old := d.undelivQ.peek()
+		ok := undelivKey{old.conn, old.h}
+		if d.undelivIdx[ok] == d.undelivQ.popped {
+			delete(d.undelivIdx, ok)
+		}
+		d.undelivQ.pop()
+		d.undelivQ.dropped++
+	}
+	k := d.undelivQ.push(undelivTimer{n: 1, at: now + int64(d.opts.UndeliverableDelay), sent: now, conn: r, brk: b, h: h})
+	d.undelivIdx[uk] = k
+	c.undelivSeq = k + 1
 }

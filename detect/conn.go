@@ -3,6 +3,7 @@ package detect
 import (
 	"net/netip"
 	"strings"
+	"time"
 
 	"mqttids/decode"
 	"mqttids/event"
@@ -32,6 +33,10 @@ type connState struct {
 	active            bool // sent or received application traffic
 	tls               bool
 	clean             bool // session ends with the connection
+	sessOpen          bool // counted in open_sessions
+	silent            bool // counted in silent_sessions
+	ownsSrc           bool // this connection created its source's entry
+	clientSpoke       bool // the client has sent an MQTT packet
 	pend              [4]pendPub
 	aliases           []topicAlias // v5 topic aliases the client defined
 	undelivSeq        uint64       // 1 + element number of the connection's latest undeliverable timer
@@ -87,10 +92,106 @@ func (d *Detector) newConn(ev *event.Event, now int64) int32 {
 	c.opened = now
 	c.openSeq = ev.Seq
 	c.tls = ev.Conn != nil && ev.Conn.TLS
-	s := d.srcs.get(srcAddr(ev.Flow), now)
+	addr := srcAddr(ev.Flow)
+	c.ownsSrc = d.srcs.lookup(addr) < 0
+	s := d.srcs.get(addr, now)
 	d.srcs.ents[s].open++
 	c.src = d.srcs.ref(s)
 	return i
+}
+
+// spoke notes the client's first MQTT packet: a connection whose first
+// packet is not CONNECT was established before the capture began, and a
+// source first seen on it was already there (preexisting).
+func (d *Detector) spoke(c *connState, first bool) {
+	if c.clientSpoke {
+		return
+	}
+	c.clientSpoke = true
+	if !first && c.ownsSrc && d.srcs.valid(c.src) {
+		d.srcs.ents[c.src.i].pre = true
+	}
+}
+
+// openSession counts c's session (CONNECT seen) in open_sessions and arms
+// its silent deadline.
+func (d *Detector) openSession(ci int32, c *connState, keepAlive uint16, now int64) {
+	c.sessOpen = true
+	wait := d.opts.SilentTimeout
+	if ka := time.Duration(keepAlive) * 1500 * time.Millisecond; keepAlive > 0 && ka < wait {
+		wait = ka
+	}
+	d.silentQ.push(connTimer{at: now + int64(wait), conn: d.conns.ref(ci)})
+	if d.srcs.valid(c.src) {
+		d.srcs.ents[c.src.i].sessions++
+	}
+	if d.clients.valid(c.client) {
+		d.clients.ents[c.client.i].sessions++
+	}
+}
+
+// activate notes application traffic on c: a silent session is no longer.
+func (d *Detector) activate(c *connState, ev *event.Event, now int64) {
+	c.active = true
+	if c.silent {
+		c.silent = false
+		d.gaugeDown(c, 0, 1)
+		d.sessionGauges(c, Set(SilentSessions), ev, now)
+	}
+}
+
+// dropSession takes c's session out of the gauges (refused, closed, evicted).
+func (d *Detector) dropSession(c *connState) (changed CounterSet) {
+	if !c.sessOpen {
+		return 0
+	}
+	c.sessOpen = false
+	changed = Set(OpenSessions)
+	var silent int32
+	if c.silent {
+		c.silent = false
+		silent = 1
+		changed |= Set(SilentSessions)
+	}
+	d.gaugeDown(c, 1, silent)
+	return changed
+}
+
+func (d *Detector) gaugeDown(c *connState, open, silent int32) {
+	if d.srcs.valid(c.src) {
+		e := &d.srcs.ents[c.src.i]
+		e.sessions = max(e.sessions-open, 0)
+		e.silent = max(e.silent-silent, 0)
+	}
+	if d.clients.valid(c.client) {
+		e := &d.clients.ents[c.client.i]
+		e.sessions = max(e.sessions-open, 0)
+		e.silent = max(e.silent-silent, 0)
+	}
+}
+
+// silence counts c in silent_sessions (its deadline passed).
+func (d *Detector) silence(c *connState, now int64) {
+	c.silent = true
+	s := d.srcOf(c, now)
+	d.srcs.ents[s].silent++
+	if cl := d.clientOf(c, now); cl >= 0 {
+		d.clients.ents[cl].silent++
+	}
+	d.sessionGauges(c, Set(SilentSessions), nil, now)
+}
+
+// sessionGauges reports a change of the session gauges of c's source and
+// client id.
+func (d *Detector) sessionGauges(c *connState, changed CounterSet, ev *event.Event, now int64) {
+	if d.srcs.valid(c.src) {
+		d.srcs.touch(c.src.i, now)
+		d.observeSrc(c.src.i, changed, ev, c, now)
+	}
+	if d.clients.valid(c.client) {
+		d.clients.touch(c.client.i, now)
+		d.observeName(KeyClientID, c.client.i, changed, ev, c, now)
+	}
 }
 
 func (d *Detector) tcpOpen(ev *event.Event, now int64) {
@@ -256,8 +357,9 @@ func (d *Detector) tcpClose(ev *event.Event, now int64) {
 	case event.CloseTimeout:
 		which = ClosesTimeout
 	}
+	sess := d.dropSession(c)
 	if which != 0 && !ev.DisconnectSeen && c.connectSeen && !c.refused && !c.takenOver && !c.serverDisc {
-		changed := Set(AbnormalCloses, which, OpenConnections)
+		changed := Set(AbnormalCloses, which, OpenConnections) | sess
 		s := d.srcOf(c, now)
 		d.srcs.add(s, AbnormalCloses, 1, now)
 		d.srcs.add(s, which, 1, now)
@@ -273,6 +375,9 @@ func (d *Detector) tcpClose(ev *event.Event, now int64) {
 		}
 	} else {
 		d.endConn(ci)
+		if sess != 0 {
+			d.sessionGauges(c, sess, ev, now)
+		}
 	}
 	d.conns.remove(ci)
 }
@@ -280,6 +385,7 @@ func (d *Detector) tcpClose(ev *event.Event, now int64) {
 // endConn releases what connection i holds in other tables.
 func (d *Detector) endConn(i int32) {
 	c := &d.conns.aux[i]
+	d.dropSession(c)
 	if d.srcs.valid(c.src) {
 		if e := &d.srcs.ents[c.src.i]; e.open > 0 {
 			e.open--

@@ -48,6 +48,15 @@ const (
 	OpenConnections                      // open_connections (gauge)
 	PublishBaseline                      // publish_baseline (gauge)
 	PublishBytesBaseline                 // publish_bytes_baseline (gauge)
+	PublishRate                          // publish_rate (gauge, msg/s)
+	PublishBytesRate                     // publish_bytes_rate (gauge, bytes/s)
+	PeerPublishP50                       // peer_publish_p50 (gauge, msg/s)
+	PeerPublishP99                       // peer_publish_p99 (gauge, msg/s)
+	PeerPublishBytesP50                  // peer_publish_bytes_p50 (gauge, bytes/s)
+	PeerPublishBytesP99                  // peer_publish_bytes_p99 (gauge, bytes/s)
+	OpenSessions                         // open_sessions (gauge)
+	SilentSessions                       // silent_sessions (gauge)
+	Preexisting                          // preexisting (gauge, 0 or 1)
 	NumCounters
 )
 
@@ -206,6 +215,15 @@ var (
 		OpenConnections:       {"open_connections", "TCP connections currently open (gauge, any window)", kSrc, kDerived, gOpen},
 		PublishBaseline:       {"publish_baseline", "the key's normal publish count per window (EWMA of 5 s buckets, scaled to the window; 0 until the key's first complete bucket)", kSCN, kDerived, gPub},
 		PublishBytesBaseline:  {"publish_bytes_baseline", "the key's normal publish bytes per window (as publish_baseline)", kSCN, kDerived, gPub},
+		PublishRate:           {"publish_rate", "the key's publishes per second over the last second (sliding estimate from 1 s buckets; any window)", kSCN, kDerived, gPub},
+		PublishBytesRate:      {"publish_bytes_rate", "the key's publish bytes per second over the last second (as publish_rate)", kSCN, kDerived, gPub},
+		PeerPublishP50:        {"peer_publish_p50", "median publish rate (msg/s) of the other keys of this kind on the same broker: per-key 5 s buckets over the last 30 min; 0 until 20 buckets were seen", kSC, kDerived, gPub},
+		PeerPublishP99:        {"peer_publish_p99", "99th percentile publish rate (msg/s) of the keys of this kind on the same broker (as peer_publish_p50)", kSC, kDerived, gPub},
+		PeerPublishBytesP50:   {"peer_publish_bytes_p50", "median publish volume (bytes/s) of the keys of this kind on the same broker (as peer_publish_p50)", kSC, kDerived, gPub},
+		PeerPublishBytesP99:   {"peer_publish_bytes_p99", "99th percentile publish volume (bytes/s) of the keys of this kind on the same broker (as peer_publish_p50)", kSC, kDerived, gPub},
+		OpenSessions:          {"open_sessions", "MQTT sessions currently open: CONNECT seen, not refused, connection not closed (gauge, any window)", kSC, kDerived, gOpen},
+		SilentSessions:        {"silent_sessions", "open sessions that since CONNECT have sent nothing but PINGREQ and received nothing, for the silent timeout (default 10 s, at most 1.5x the keep-alive) or longer (gauge, any window)", kSC, kDerived, gOpen},
+		Preexisting:           {"preexisting", "1 when the key was first seen on a connection that was already established when the capture began (its arrival was not seen), else 0", kSC, kDerived, gOpen},
 	}
 )
 

@@ -27,6 +27,13 @@ type connTimer struct {
 	conn ref
 }
 
+// undelivKey names the pending undeliverable check of one topic on one
+// connection.
+type undelivKey struct {
+	conn ref
+	h    uint64
+}
+
 // undelivTimer waits for the broker to forward n publishes of topic h
 // (consecutive publishes of one topic on one connection share a timer).
 type undelivTimer struct {
@@ -54,6 +61,11 @@ type Detector struct {
 	idleQ    fifo[connTimer]
 	pingQ    fifo[connTimer]
 	undelivQ fifo[undelivTimer]
+	silentQ  deadlines
+	// undelivIdx finds the queued check of a (connection, topic) pair, so
+	// a client alternating between topics shares one check per topic
+	// instead of queueing one per PUBLISH.
+	undelivIdx map[undelivKey]uint64
 
 	now         int64
 	lastTick    int64
@@ -79,6 +91,8 @@ func New(opts Options, obs Observer) *Detector {
 	}
 	d.conns.onEvict = d.evictConn
 	d.idleQ.max, d.pingQ.max, d.undelivQ.max = opts.MaxTimers, opts.MaxTimers, opts.MaxTimers
+	d.silentQ.max = opts.MaxTimers
+	d.undelivIdx = make(map[undelivKey]uint64)
 	d.o.d = d
 	d.o.spray = -1
 	return d
@@ -183,9 +197,26 @@ func (d *Detector) fireTimers(now int64) {
 			d.observeTimer(KeyClientID, cl, Set(PingOnly, IdleConns), c, at)
 		}
 	}
+	for t := d.silentQ.peek(); t != nil && t.at <= now; t = d.silentQ.peek() {
+		r, at := t.conn, t.at
+		d.silentQ.pop()
+		if !d.conns.valid(r) {
+			continue
+		}
+		c := &d.conns.aux[r.i]
+		if !c.sessOpen || c.active || c.silent {
+			continue
+		}
+		d.silence(c, at)
+	}
 	for t := d.undelivQ.peek(); t != nil && t.at <= now; t = d.undelivQ.peek() {
 		x := *t
+		k := d.undelivQ.popped
 		d.undelivQ.pop()
+		uk := undelivKey{x.conn, x.h}
+		if d.undelivIdx[uk] == k {
+			delete(d.undelivIdx, uk)
+		}
 		if x.brk.deliveredSince(x.h, x.sent-int64(d.opts.DeliveredMemory)) {
 			continue
 		}

@@ -60,8 +60,15 @@ type Observation struct {
 	Username      string
 	Version       uint8
 	MalformedRule string // the rule of the malformed packet, when Changed has Malformed
+	// Topic is the topic of the PUBLISH that caused the change (a v5
+	// alias resolved), Filter the broadest filter of the SUBSCRIBE that
+	// did (a first-level wildcard, else $SYS, else any wildcard, else the
+	// first). Views into the event: valid only during Observe.
+	Topic  []byte
+	Filter []byte
 
 	d     *Detector
+	brk   *broker // the connection's broker, for peer distributions
 	ent   *entry // the key's entry and its table's slabs
 	slabs *[numGroups]slab
 	pubs  *[]pubState
@@ -161,6 +168,35 @@ func (o *Observation) value(c Counter, w Window, upper bool) float64 {
 			return 0
 		}
 		return baselineOf(o.ent, *o.pubs, c == PublishBytesBaseline, w)
+	case PublishRate, PublishBytesRate:
+		if o.Key.Kind == KeyUsername || o.ent.pub == 0 {
+			return 0
+		}
+		return (*o.pubs)[o.ent.pub-1].rate(c == PublishBytesRate, o.now)
+	case PeerPublishP50, PeerPublishP99, PeerPublishBytesP50, PeerPublishBytesP99:
+		if o.brk == nil || (o.Key.Kind != KeySrcIP && o.Key.Kind != KeyClientID) {
+			return 0
+		}
+		p := &o.brk.peers[0]
+		if o.Key.Kind == KeyClientID {
+			p = &o.brk.peers[1]
+		}
+		return p.quantile(c == PeerPublishBytesP50 || c == PeerPublishBytesP99, c == PeerPublishP99 || c == PeerPublishBytesP99, o.now)
+	case OpenSessions:
+		if o.Key.Kind == KeySrcIP || o.Key.Kind == KeyClientID {
+			return float64(o.ent.sessions)
+		}
+		return 0
+	case SilentSessions:
+		if o.Key.Kind == KeySrcIP || o.Key.Kind == KeyClientID {
+			return float64(o.ent.silent)
+		}
+		return 0
+	case Preexisting:
+		if o.Key.Kind == KeySrcIP && o.ent.pre {
+			return 1
+		}
+		return 0
 	}
 	if c >= NumCounters {
 		return 0
@@ -195,6 +231,7 @@ func (d *Detector) fill(kind KeyKind, idx int32, changed CounterSet, c *connStat
 	o.idx = idx
 	o.now = now
 	o.Flow = c.flow
+	o.brk = c.brk
 	o.ClientID = c.clientID
 	o.Username = c.username
 	o.Version = c.version
@@ -293,6 +330,12 @@ type Stats struct {
 	Subscriptions                                   int    // shadow subscriptions tracked
 	SubscriptionsDropped                            uint64 // not tracked: table full
 	MemBytes                                        int    // estimate of the counter tables
+	// CleartextByBroker: CONNECTs carrying a password on a non-TLS port,
+	// per broker address (the posture, whatever the rules alert on).
+	CleartextByBroker map[string]uint64
+	// UndeliverablePending: (connection, topic) checks waiting for the
+	// broker to forward a publish.
+	UndeliverablePending int
 }
 
 // Stats returns the bookkeeping numbers. It may be called from any
@@ -319,15 +362,22 @@ func (d *Detector) computeStats() Stats {
 		EvictionsSources: d.srcs.evictions, EvictionsClientIDs: d.clients.evictions,
 		EvictionsUsernames: d.users.evictions, EvictionsConns: d.conns.evictions,
 		EvictionsPasswords: d.spray.evictions,
-		TimersDropped:      d.idleQ.dropped + d.pingQ.dropped + d.undelivQ.dropped,
+		TimersDropped:      d.idleQ.dropped + d.pingQ.dropped + d.undelivQ.dropped + d.silentQ.dropped,
 		Brokers:            len(d.brokers),
 		BrokersUntracked:   d.brokersFull,
 	}
 	s.Evictions = s.EvictionsSources + s.EvictionsClientIDs + s.EvictionsUsernames + s.EvictionsConns + s.EvictionsPasswords
-	for _, b := range d.brokers {
+	for addr, b := range d.brokers {
 		s.Subscriptions += b.nsubs
 		s.SubscriptionsDropped += b.full
+		if b.cleartext > 0 {
+			if s.CleartextByBroker == nil {
+				s.CleartextByBroker = make(map[string]uint64)
+			}
+			s.CleartextByBroker[addr.Unmap().String()] += b.cleartext
+		}
 	}
+	s.UndeliverablePending = d.undelivQ.n
 	s.MemBytes = d.srcs.memBytes(24) + d.clients.memBytes(16+16) + d.users.memBytes(16+16) +
 		d.conns.memBytes(8) + d.spray.memBytes(8)
 	return s

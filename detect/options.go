@@ -21,6 +21,12 @@ type Options struct {
 	// PingOnlyTimeout: a connection that sent only PINGREQ and received no
 	// PUBLISH this long after CONNECT counts as ping_only (default 30 s).
 	PingOnlyTimeout time.Duration
+	// SilentTimeout: an open session that since its CONNECT has sent
+	// nothing but PINGREQ and received nothing counts in silent_sessions
+	// once it has been silent this long, or 1.5× its keep-alive when that is
+	// shorter (default 10 s: clients publish or subscribe right after
+	// CONNECT; SlowITe-style attacks hold sessions that never do).
+	SilentTimeout time.Duration
 	// HighKeepAlive: CONNECTs with a keep-alive at or above this count as
 	// keepalive_high (default 4 h; the protocol maximum is 65535 s).
 	HighKeepAlive time.Duration
@@ -65,6 +71,7 @@ func (o *Options) setDefaults() {
 	}
 	def(&o.IdleConnectTimeout, 10*time.Second)
 	def(&o.PingOnlyTimeout, 30*time.Second)
+	def(&o.SilentTimeout, 10*time.Second)
 	def(&o.HighKeepAlive, 4*time.Hour)
 	def(&o.UndeliverableLearning, 5*time.Minute)
 	def(&o.UndeliverableDelay, 2*time.Second)

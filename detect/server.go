@@ -14,7 +14,7 @@ func (d *Detector) fromServer(ev *event.Event, now int64) {
 	case decode.CONNACK:
 		d.connack(ev, ci, c, p, now)
 	case decode.PUBLISH:
-		c.active = true
+		d.activate(c, ev, now)
 		if b := d.brokerOf(c, now); b != nil {
 			// Server-side aliases are not tracked: an aliased delivery
 			// without a topic proves nothing about a topic.
@@ -79,7 +79,7 @@ func (d *Detector) connack(ev *event.Event, ci int32, c *connState, p *decode.Pa
 	s := d.srcOf(c, now)
 	cl := d.clientOf(c, now)
 	us := d.userOf(c, now)
-	changed := Set(ConnackRefusals)
+	changed := Set(ConnackRefusals) | d.dropSession(c)
 	auth, which := isAuthFailure(v, code)
 	if auth {
 		changed |= Set(AuthFailures, which)

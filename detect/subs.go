@@ -14,6 +14,12 @@ type broker struct {
 	full      uint64           // subscriptions not recorded because the table was full
 	gen       uint64           // bumped on every change, for per-connection match caches
 	delivered map[uint64]int64 // topic hash → last time the broker delivered it
+	// peers: publish rates of the source addresses ([0]) and client ids
+	// ([1]) publishing to this broker, the normal of a key without one.
+	peers [2]peerDist
+	// cleartext: CONNECTs with a password on a non-TLS port (the posture,
+	// counted for --stats whatever the rules alert on).
+	cleartext uint64
 }
 
 type subNode struct {

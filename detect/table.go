@@ -21,7 +21,10 @@ type entry struct {
 	created    int64                // packet time the key was first seen
 	last       int64                // packet time of the last activity
 	pub        int32                // pubState slot + 1; 0 = never published
-	_          [2]byte
+	sessions   int32                // open MQTT sessions (src_ip, client_id)
+	silent     int32                // of which silent since CONNECT
+	pre        bool                 // first seen on a connection established before the capture
+	_          [3]byte
 }
 
 // pubState is the publish baseline of a key that publishes.
@@ -32,6 +35,33 @@ type pubState struct {
 	pubCur    uint32  // publishes in it
 	byteCur   uint32  // publish bytes in it
 	baseN     uint32  // complete buckets the baseline has seen (saturating)
+	rateSec   int64   // current 1 s rate bucket
+	rateCur   uint32  // publishes in it
+	ratePrev  uint32  // publishes in the one before
+	rbCur     uint32  // bytes in it
+	rbPrev    uint32  // bytes in the one before
+}
+
+// rateBucket is the bucket length of publish_rate: one second, short
+// enough that a burst of a few hundred milliseconds shows at its real rate.
+const rateBucket = int64(time.Second)
+
+// rate returns the sliding publishes (or bytes) per second at now.
+func (ps *pubState) rate(bytes bool, now int64) float64 {
+	cur, prev := ps.rateCur, ps.ratePrev
+	if bytes {
+		cur, prev = ps.rbCur, ps.rbPrev
+	}
+	b := now / rateBucket
+	switch {
+	case b == ps.rateSec:
+	case b == ps.rateSec+1:
+		cur, prev = 0, cur
+	default:
+		return 0
+	}
+	frac := float64(now-b*rateBucket) / float64(rateBucket)
+	return math.Round(float64(cur) + float64(prev)*(1-frac))
 }
 
 type slab struct {
@@ -256,10 +286,23 @@ func (t *table[K, A]) pubOf(i int32) *pubState {
 	return &t.pubs[e.pub-1]
 }
 
-// addPublish feeds the publish baseline of entry i.
-func (t *table[K, A]) addPublish(i int32, n uint32, now int64) {
+// addPublish feeds the publish baseline and rate of entry i; a complete
+// bucket is also a sample of peer (nil: none).
+func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 	created := t.ents[i].created
 	ps := t.pubOf(i)
+	if rb := now / rateBucket; rb != ps.rateSec {
+		if rb == ps.rateSec+1 {
+			ps.ratePrev, ps.rbPrev = ps.rateCur, ps.rbCur
+		} else {
+			ps.ratePrev, ps.rbPrev = 0, 0
+		}
+		ps.rateSec, ps.rateCur, ps.rbCur = rb, 0, 0
+	}
+	ps.rateCur++
+	if v := ps.rbCur + n; v >= n {
+		ps.rbCur = v
+	}
 	b := now / baseBucket
 	if ps.baseEpoch == 0 {
 		ps.baseEpoch = b
@@ -281,6 +324,9 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64) {
 			}
 			if ps.baseN < math.MaxUint32 {
 				ps.baseN++
+			}
+			if peer != nil {
+				peer.add(ps.pubCur, ps.byteCur, now)
 			}
 		}
 		ps.baseEpoch, ps.pubCur, ps.byteCur = b, 0, 0
@@ -361,7 +407,7 @@ func (e *entry) mark(now int64) {
 
 // publish counts one PUBLISH of n bytes on topic hash h for entry i: the
 // common path, so its three counters and the baseline share one lookup.
-func (t *table[K, A]) publish(i int32, n uint32, h uint64, now int64) {
+func (t *table[K, A]) publish(i int32, n uint32, h uint64, now int64, peer *peerDist) {
 	d := t.words(i, gPub)
 	op, ob, ot := offsetOf[Publishes], offsetOf[PublishBytes], offsetOf[DistinctTopics]
 	fp := fingerprint(h)
@@ -376,7 +422,7 @@ func (t *table[K, A]) publish(i int32, n uint32, h uint64, now int64) {
 		d[ob+w*2] = v
 		sketchAdd(d[ot+w*8:ot+w*8+sketchWords], fp)
 	}
-	t.addPublish(i, n, now)
+	t.addPublish(i, n, now, peer)
 }
 
 // add adds n to event counter c of entry i (already touched at now).

@@ -63,3 +63,59 @@ func (q *fifo[T]) pop() {
 	q.n--
 	q.popped++
 }
+
+// deadlines is a bounded min-heap of connection timers, for the one timer
+// class whose delay differs per connection (the silent-session deadline
+// follows each connection's keep-alive). A full heap refuses the new timer
+// and counts it.
+type deadlines struct {
+	h       []connTimer
+	max     int
+	dropped uint64
+}
+
+func (q *deadlines) push(t connTimer) {
+	if len(q.h) >= q.max {
+		q.dropped++
+		return
+	}
+	q.h = append(q.h, t)
+	i := len(q.h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if q.h[p].at <= q.h[i].at {
+			break
+		}
+		q.h[p], q.h[i] = q.h[i], q.h[p]
+		i = p
+	}
+}
+
+// peek returns the earliest timer or nil.
+func (q *deadlines) peek() *connTimer {
+	if len(q.h) == 0 {
+		return nil
+	}
+	return &q.h[0]
+}
+
+func (q *deadlines) pop() {
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h = q.h[:n]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && q.h[l].at < q.h[m].at {
+			m = l
+		}
+		if r < n && q.h[r].at < q.h[m].at {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		q.h[m], q.h[i] = q.h[i], q.h[m]
+		i = m
+	}
+}

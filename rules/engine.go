@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ type EngineStats struct {
 type suppKey struct {
 	rule string
 	key  detect.Key
+	brk  netip.Addr // rules with per: broker
 }
 
 // compiledSet is a Ruleset indexed for Observe: enabled rules by key kind.
@@ -55,8 +57,8 @@ type Engine struct {
 	maxSupp int
 
 	supp  map[suppKey]int64 // suppressed until (packet time)
-	quiet map[suppKey]int64 // condition was false: not re-evaluated until (packet time)
 	env   Env
+	ctx   evalCtx
 	envF  [detect.NumCounters]*float64
 	vm    vm.VM
 	total atomic.Uint64
@@ -86,7 +88,7 @@ func NewEngine(opts Options) (*Engine, error) {
 		opts.MaxSuppressed = 100_000
 	}
 	e := &Engine{emitter: opts.Emitter, blocker: opts.Blocker, maxSupp: opts.MaxSuppressed,
-		supp: make(map[suppKey]int64), quiet: make(map[suppKey]int64)}
+		supp: make(map[suppKey]int64)}
 	if err := bindEnv(&e.env, &e.envF); err != nil {
 		return nil, err
 	}
@@ -155,7 +157,12 @@ func (e *Engine) Tick(now time.Time) {
 	}
 }
 
-// Observe evaluates the rules of o's key kind whose counters changed.
+// Observe evaluates the rules of o's key kind that read a counter the
+// event changed. A rule fires at the first such event at which its count
+// has reached its threshold in its window and its condition holds; then it
+// is suppressed for the key. Nothing else is cached: whether a rule fires
+// depends only on the counters at that event (TestEngineMatchesReference
+// checks this against an evaluator without any shortcut).
 func (e *Engine) Observe(o *detect.Observation) {
 	cs := e.set.Load()
 	rules := cs.byKey[o.Key.Kind]
@@ -164,6 +171,11 @@ func (e *Engine) Observe(o *detect.Observation) {
 			continue
 		}
 		r := rules[i]
+		if !r.Match.empty() && !r.Match.allows(o) {
+			continue
+		}
+		// The gate: an upper bound of the count below the threshold means
+		// the count itself is (BelowRef), then the exact value.
 		if (r.gate || r.prog == nil) && o.BelowRef(r.ref, r.Threshold) {
 			continue
 		}
@@ -172,37 +184,41 @@ func (e *Engine) Observe(o *detect.Observation) {
 			continue
 		}
 		now := o.Time.UnixNano()
-		sk := suppKey{r.ID, o.Key}
+		sk := suppKey{rule: r.ID, key: o.Key}
+		if r.Per == "broker" {
+			sk.brk = destIP(o)
+		}
 		if until, ok := e.supp[sk]; ok && now < until {
 			e.supps.Add(1)
 			continue
 		}
-		if r.prog != nil {
-			if until, ok := e.quiet[sk]; ok && now < until {
-				continue
-			}
-			e.fillEnv(o, r)
-			e.evals.Add(1)
-			out, err := e.vm.Run(r.prog, &e.env)
-			if err != nil {
-				e.errs.Add(1)
-				continue
-			}
-			if ok, _ := out.(bool); !ok {
-				// A steady key above the gate (a busy gateway under the
-				// flood rule) would otherwise run the condition on every
-				// packet; once a second of packet time is enough.
-				remember(e.quiet, sk, now, int64(recheck), e.maxSupp, &e.full)
-				continue
-			}
+		if r.prog != nil && !e.condition(o, r) {
+			continue
 		}
 		e.suppress(sk, now, r.Suppress)
 		e.fire(o, r, v)
 	}
 }
 
-// recheck is how long a false condition is trusted for a key.
-const recheck = time.Second
+// condition runs r's condition for o: natively when it compiled, else on
+// the VM (errors counted, and false).
+func (e *Engine) condition(o *detect.Observation, r *Rule) bool {
+	e.evals.Add(1)
+	if r.native != nil {
+		e.ctx.o, e.ctx.win = o, r.win
+		ok := r.native(&e.ctx)
+		e.ctx.o = nil
+		return ok
+	}
+	e.fillEnv(o, r)
+	out, err := e.vm.Run(r.prog, &e.env)
+	if err != nil {
+		e.errs.Add(1)
+		return false
+	}
+	ok, _ := out.(bool)
+	return ok
+}
 
 func (e *Engine) fillEnv(o *detect.Observation, r *Rule) {
 	for _, c := range r.reads {
@@ -214,13 +230,36 @@ func (e *Engine) fillEnv(o *detect.Observation, r *Rule) {
 	e.env.ClientID = o.ClientID
 	e.env.Username = o.Username
 	e.env.MalformedRule = o.MalformedRule
+	e.env.SrcPort = float64(o.Flow.Client.Port())
+	e.env.DestPort = float64(o.Flow.Server.Port())
+	e.env.SrcIP, e.env.DestIP, e.env.Broker, e.env.Topic, e.env.Filter = "", "", "", "", ""
+	if r.vmStrs == 0 {
+		return
+	}
+	// Text only for what the condition names (it allocates).
+	for i, name := range envStrings {
+		if r.vmStrs&(1<<i) == 0 {
+			continue
+		}
+		switch name {
+		case "src_ip":
+			e.env.SrcIP = addrText(srcIP(o))
+		case "dest_ip":
+			e.env.DestIP = addrText(destIP(o))
+		case "broker":
+			e.env.Broker = addrText(destIP(o))
+		case "topic":
+			e.env.Topic = string(o.Topic)
+		case "filter":
+			e.env.Filter = string(o.Filter)
+		}
+	}
 }
 
 func (e *Engine) suppress(sk suppKey, now int64, d time.Duration) {
 	if d > 0 {
 		remember(e.supp, sk, now, int64(d), e.maxSupp, &e.full)
 	}
-	delete(e.quiet, sk)
 }
 
 // remember sets m[k] = now+d in a map bounded to max entries: when full,

@@ -40,6 +40,15 @@ type Env struct {
 	OpenConnections       float64 `expr:"open_connections"`
 	PublishBaseline       float64 `expr:"publish_baseline"`
 	PublishBytesBaseline  float64 `expr:"publish_bytes_baseline"`
+	PublishRate           float64 `expr:"publish_rate"`
+	PublishBytesRate      float64 `expr:"publish_bytes_rate"`
+	PeerPublishP50        float64 `expr:"peer_publish_p50"`
+	PeerPublishP99        float64 `expr:"peer_publish_p99"`
+	PeerPublishBytesP50   float64 `expr:"peer_publish_bytes_p50"`
+	PeerPublishBytesP99   float64 `expr:"peer_publish_bytes_p99"`
+	OpenSessions          float64 `expr:"open_sessions"`
+	SilentSessions        float64 `expr:"silent_sessions"`
+	Preexisting           float64 `expr:"preexisting"`
 
 	Threshold     float64 `expr:"threshold"`        // the rule's threshold
 	WindowS       float64 `expr:"window_s"`         // the rule's window in seconds
@@ -47,4 +56,19 @@ type Env struct {
 	ClientID      string  `expr:"client_id"`
 	Username      string  `expr:"username"`
 	MalformedRule string  `expr:"malformed_rule"` // spec rule of the malformed packet, when malformed changed
+
+	// The connection whose event triggered the evaluation (addresses as
+	// text, "" when unknown; broker is the server side, like dest_ip).
+	SrcIP    string  `expr:"src_ip"`
+	DestIP   string  `expr:"dest_ip"`
+	Broker   string  `expr:"broker"`
+	SrcPort  float64 `expr:"src_port"`
+	DestPort float64 `expr:"dest_port"`
+	Topic    string  `expr:"topic"`  // the PUBLISH's topic, when one triggered it
+	Filter   string  `expr:"filter"` // the SUBSCRIBE's broadest filter, when one triggered it
 }
+
+// envNames are the identifiers of Env that are not counters, for the
+// loader (unknown names are compile errors anyway; this only says which
+// strings a VM evaluation must fill).
+var envStrings = []string{"src_ip", "dest_ip", "broker", "topic", "filter"}

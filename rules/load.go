@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -101,7 +102,7 @@ type loader struct {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 var knownFields = []string{"id", "sid", "rev", "category", "severity", "description", "key", "window",
-	"count", "threshold", "condition", "suppress", "action", "target", "ttl", "enabled"}
+	"count", "threshold", "condition", "suppress", "action", "target", "ttl", "enabled", "match", "per"}
 
 func (l *loader) errorf(file string, line int, format string, args ...any) {
 	l.errs = append(l.errs, fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, args...)))
@@ -323,6 +324,16 @@ func compile(raw *rawRule) (*Rule, []error) {
 		}
 	}
 
+	if f, ok := raw.fields["match"]; ok {
+		r.Match = parseMatch(f, bad)
+	}
+	if s, f, ok := str("per"); ok {
+		r.Per = s
+		if s != "broker" {
+			bad(f, "per %q: want broker", s)
+		}
+	}
+
 	// Count and condition.
 	countSet := false
 	if s, f, ok := str("count"); ok {
@@ -337,12 +348,18 @@ func compile(raw *rawRule) (*Rule, []error) {
 	}
 	if s, f, ok := str("condition"); ok {
 		r.Condition = s
-		prog, counters, err := compileCondition(s)
+		prog, counters, tree, names, err := compileCondition(s)
 		if err != nil {
 			bad(f, "condition: %s", oneLine(err))
 		} else {
 			r.prog = prog
 			r.reads = counters
+			for i, n := range envStrings {
+				if slices.Contains(names, n) {
+					r.vmStrs |= 1 << i
+				}
+			}
+			defer func() { r.native = nativeCondition(tree, r) }() // once threshold and window are final
 			for _, c := range counters {
 				r.mask |= detect.Set(c)
 			}
@@ -361,6 +378,25 @@ func compile(raw *rawRule) (*Rule, []error) {
 	}
 	r.mask |= detect.Set(r.count)
 	r.ref = detect.Ref(r.count, r.win)
+	// A counter the key kind does not keep is always 0: a rule reading it
+	// could never fire (or would fire on nothing), so it is an error.
+	if r.Key != 0 && countSet {
+		check := func(c detect.Counter, f field) {
+			if !slices.Contains(c.Info().Keys, r.Key) {
+				bad(f, "counter %s is not kept for key %s (only for %s)", c, r.Key, keyList(c.Info().Keys))
+			}
+		}
+		cf, ok := raw.fields["count"]
+		if !ok {
+			cf = raw.fields["condition"]
+		}
+		check(r.count, cf)
+		for _, c := range r.reads {
+			if c != r.count {
+				check(c, raw.fields["condition"])
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -375,15 +411,94 @@ func oneLine(err error) string {
 	return s
 }
 
-// compileCondition compiles s against Env (once, at load) and lists the
-// counters it names, in order of appearance.
-func compileCondition(s string) (prog *vm.Program, counters []detect.Counter, err error) {
-	tree, err := parser.Parse(s)
+func keyList(ks []detect.KeyKind) string {
+	var s []string
+	for _, k := range ks {
+		s = append(s, k.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// parseMatch reads a rule's match: mapping.
+func parseMatch(f field, bad func(field, string, ...any)) Match {
+	var m Match
+	if f.n.Kind != yaml.MappingNode {
+		bad(f, "match must be a mapping (src_networks, not_src_networks, brokers, dest_ports)")
+		return m
+	}
+	for i := 0; i+1 < len(f.n.Content); i += 2 {
+		k, v := f.n.Content[i], f.n.Content[i+1]
+		var items []*yaml.Node
+		switch v.Kind {
+		case yaml.SequenceNode:
+			items = v.Content
+		case yaml.ScalarNode:
+			items = []*yaml.Node{v}
+		default:
+			bad(field{v, f.file}, "match %s: want a list", k.Value)
+			continue
+		}
+		for _, it := range items {
+			fi := field{it, f.file}
+			if it.Kind != yaml.ScalarNode {
+				bad(fi, "match %s: want scalars", k.Value)
+				continue
+			}
+			switch k.Value {
+			case "src_networks", "not_src_networks", "brokers":
+				p, err := parseNetwork(it.Value)
+				if err != nil {
+					bad(fi, "match %s: %q is not an address or CIDR network", k.Value, it.Value)
+					continue
+				}
+				switch k.Value {
+				case "src_networks":
+					m.SrcNetworks = append(m.SrcNetworks, p)
+				case "not_src_networks":
+					m.NotSrcNetworks = append(m.NotSrcNetworks, p)
+				default:
+					m.Brokers = append(m.Brokers, p)
+				}
+			case "dest_ports":
+				n, err := strconv.Atoi(it.Value)
+				if err != nil || n < 1 || n > 65535 {
+					bad(fi, "match dest_ports: %q is not a port", it.Value)
+					continue
+				}
+				m.DestPorts = append(m.DestPorts, uint16(n))
+			default:
+				bad(field{k, f.file}, "match: unknown key %q (src_networks, not_src_networks, brokers, dest_ports)", k.Value)
+			}
+		}
+	}
+	return m
+}
+
+// inNetwork is in_network for the VM: the address text and a CIDR network
+// or address. The native evaluator parses the network once at load.
+func inNetwork(params ...any) (any, error) {
+	a, _ := params[0].(string)
+	n, _ := params[1].(string)
+	p, err := parseNetwork(n)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("in_network: %q is not a network", n)
+	}
+	addr, err := netip.ParseAddr(a)
+	if err != nil {
+		return false, nil
+	}
+	return p.Contains(addr.Unmap()), nil
+}
+
+// compileCondition compiles s against Env (once, at load) and lists the
+// counters it names, in order of appearance, and every name it uses.
+func compileCondition(s string) (prog *vm.Program, counters []detect.Counter, tree ast.Node, names []string, err error) {
+	t, err := parser.Parse(s)
+	if err != nil {
+		return nil, nil, nil, nil, err
 	}
 	v := &identVisitor{}
-	ast.Walk(&tree.Node, v)
+	ast.Walk(&t.Node, v)
 	for _, name := range v.names {
 		if c, ok := detect.ParseCounter(name); ok && !slices.Contains(counters, c) {
 			counters = append(counters, c)
@@ -391,12 +506,34 @@ func compileCondition(s string) (prog *vm.Program, counters []detect.Counter, er
 	}
 	// now() would read the wall clock: rules must give the same result in
 	// a replay as live.
-	prog, err = expr.Compile(s, expr.Env(&Env{}), expr.AsBool(), expr.DisableBuiltin("now"))
+	prog, err = expr.Compile(s, expr.Env(&Env{}), expr.AsBool(), expr.DisableBuiltin("now"),
+		expr.Function("in_network", inNetwork, new(func(string, string) bool)))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return prog, counters, nil
+	// A literal network that does not parse is a load error, not a
+	// run-time one.
+	var bad error
+	ast.Walk(&t.Node, visitFunc(func(n *ast.Node) {
+		if c, ok := (*n).(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == "in_network" && len(c.Arguments) == 2 {
+				if sn, ok := c.Arguments[1].(*ast.StringNode); ok {
+					if _, err := parseNetwork(sn.Value); err != nil && bad == nil {
+						bad = fmt.Errorf("in_network: %q is not an address or CIDR network", sn.Value)
+					}
+				}
+			}
+		}
+	}))
+	if bad != nil {
+		return nil, nil, nil, nil, bad
+	}
+	return prog, counters, t.Node, v.names, nil
 }
+
+type visitFunc func(*ast.Node)
+
+func (f visitFunc) Visit(n *ast.Node) { f(n) }
 
 type identVisitor struct{ names []string }
 

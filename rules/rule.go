@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"net/netip"
 	"slices"
 	"time"
 
@@ -24,6 +25,9 @@ var categories = []string{
 	"abnormal-termination",
 	"unexpected-source",
 	"cleartext-credentials",
+	// Additions (second round of the contract); weak-tls, tls-certificate
+	// and broker-distress join with the counters that feed them.
+	"resource-abuse",
 }
 
 func categoryIndex(c string) int {
@@ -61,6 +65,13 @@ type Rule struct {
 	Target    string // block target: src_ip, client_id, username
 	TTL       time.Duration
 	Enabled   bool
+	// Match scopes the rule to connections (empty: all); it is checked
+	// before anything else, so a scoped rule costs nothing elsewhere.
+	Match Match
+	// Per is "" or "broker": with "broker", suppression (and so the alert)
+	// is per key and broker, e.g. cleartext credentials once per user name
+	// on each broker.
+	Per string
 
 	File string
 	Line int
@@ -71,8 +82,49 @@ type Rule struct {
 	mask  detect.CounterSet
 	reads []detect.Counter // counters the condition names (filled into Env)
 	gate  bool
-	prog  *vm.Program
-	cat   int
+	prog   *vm.Program
+	native func(*evalCtx) bool // prog compiled to Go (nil: the VM runs it)
+	vmStrs uint8               // envStrings the VM reads (bit i: envStrings[i])
+	cat    int
+}
+
+// Match is a rule's `match:` scope. Each non-empty list must match.
+type Match struct {
+	SrcNetworks    []netip.Prefix // the client address is in one of them
+	NotSrcNetworks []netip.Prefix // the client address is in none of them
+	Brokers        []netip.Prefix // the server address is in one of them
+	DestPorts      []uint16       // the server port is one of them
+}
+
+func (m *Match) empty() bool {
+	return len(m.SrcNetworks) == 0 && len(m.NotSrcNetworks) == 0 && len(m.Brokers) == 0 && len(m.DestPorts) == 0
+}
+
+// allows reports whether the connection of o is in scope.
+func (m *Match) allows(o *detect.Observation) bool {
+	src, dst := srcIP(o), destIP(o)
+	if len(m.SrcNetworks) > 0 && !inAny(m.SrcNetworks, src) {
+		return false
+	}
+	if len(m.NotSrcNetworks) > 0 && inAny(m.NotSrcNetworks, src) {
+		return false
+	}
+	if len(m.Brokers) > 0 && !inAny(m.Brokers, dst) {
+		return false
+	}
+	if len(m.DestPorts) > 0 && !slices.Contains(m.DestPorts, o.Flow.Server.Port()) {
+		return false
+	}
+	return true
+}
+
+func inAny(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // Ruleset is a validated, compiled set of rules.
