@@ -69,7 +69,7 @@ type Observation struct {
 
 	d     *Detector
 	brk   *broker // the connection's broker, for peer distributions
-	ent   *entry // the key's entry and its table's slabs
+	ent   *entry  // the key's entry and its table's slabs
 	slabs *[numGroups]slab
 	pubs  *[]pubState
 	idx   int32

@@ -80,7 +80,7 @@ func nativeCondition(node ast.Node, r *Rule) func(*evalCtx) bool {
 
 type condCompiler struct{ r *Rule }
 
-func num(f func(*evalCtx) float64) cval { return cval{kind: vNum, n: f} }
+func num(f func(*evalCtx) float64) cval  { return cval{kind: vNum, n: f} }
 func boolean(f func(*evalCtx) bool) cval { return cval{kind: vBool, b: f} }
 
 func numLit(v float64) cval {

@@ -182,6 +182,6 @@ func BenchmarkCondition(b *testing.B) {
 
 type observerFunc func(*detect.Observation)
 
-func (f observerFunc) Observe(o *detect.Observation)           { f(o) }
-func (f observerFunc) Tick(time.Time)                          {}
+func (f observerFunc) Observe(o *detect.Observation)          { f(o) }
+func (f observerFunc) Tick(time.Time)                         {}
 func (f observerFunc) Wants(detect.KeyKind) detect.CounterSet { return ^detect.CounterSet(0) }

@@ -76,12 +76,12 @@ type Rule struct {
 	File string
 	Line int
 
-	win   detect.Window
-	count detect.Counter
-	ref   detect.CounterRef // count over win, resolved once
-	mask  detect.CounterSet
-	reads []detect.Counter // counters the condition names (filled into Env)
-	gate  bool
+	win    detect.Window
+	count  detect.Counter
+	ref    detect.CounterRef // count over win, resolved once
+	mask   detect.CounterSet
+	reads  []detect.Counter // counters the condition names (filled into Env)
+	gate   bool
 	prog   *vm.Program
 	native func(*evalCtx) bool // prog compiled to Go (nil: the VM runs it)
 	vmStrs uint8               // envStrings the VM reads (bit i: envStrings[i])
