@@ -3,12 +3,14 @@ package rules_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 
 	"mqttids/detect"
 	"mqttids/detect/detecttest"
 	"mqttids/event"
+	"mqttids/rules"
 )
 
 // The shapes of issue 10, each over a range of rates, sizes and timings:
@@ -274,5 +276,93 @@ func TestBenignBusyShapes(t *testing.T) {
 			h.det.Flush(h.sim.Now)
 			h.only(t, "cleartext-credentials")
 		})
+	}
+}
+
+// TestScopedRule: "alert when a client outside 10.0.0.0/8 subscribes to
+// #", and a match: scope, fire only where they say.
+func TestScopedRule(t *testing.T) {
+	f := t.TempDir() + "/scoped.yaml"
+	writeFile(t, f, `rules:
+  - id: outside-wildcard
+    sid: 2400101
+    category: topic-scan
+    key: src_ip
+    window: 30m
+    count: subscribes
+    condition: '!in_network(src_ip, "10.0.0.0/8") && filter == "#"'
+    suppress: 1h
+  - id: lab-storm
+    sid: 2400102
+    category: connect-storm
+    key: src_ip
+    window: 30s
+    count: tcp_opens
+    threshold: 3
+    match: {src_networks: [192.0.2.0/24], not_src_networks: [192.0.2.7], dest_ports: [1883]}
+`)
+	rs, err := rules.Load([]string{f}, rules.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, detect.Options{}, rs, nil)
+	for _, ip := range []string{"10.1.2.3", "203.0.113.8", "198.51.100.4"} {
+		c := h.sim.Session(ip, "c-"+ip, "", "")
+		if ip == "198.51.100.4" {
+			c.Subscribe("plant/#")
+		} else {
+			c.Subscribe("#")
+		}
+	}
+	for _, ip := range []string{"192.0.2.5", "192.0.2.7", "198.51.100.9"} {
+		for range 4 {
+			h.sim.Session(ip, "", "", "").Disconnect().Close(event.CloseFIN)
+		}
+	}
+	got := map[string]bool{}
+	for _, a := range h.out.alerts {
+		got[a.Detection.Rule+"@"+a.SrcIP] = true
+	}
+	for _, w := range []string{"outside-wildcard@203.0.113.8", "lab-storm@192.0.2.5"} {
+		if !got[w] {
+			t.Errorf("missing %s; got %v", w, got)
+		}
+	}
+	for _, w := range []string{"outside-wildcard@10.1.2.3", "outside-wildcard@198.51.100.4", "lab-storm@192.0.2.7", "lab-storm@198.51.100.9"} {
+		if got[w] {
+			t.Errorf("unexpected %s", w)
+		}
+	}
+}
+
+// TestCleartextOncePerUserAndBroker: the posture alert comes once per
+// (broker, user name), however many clients and reconnects.
+func TestCleartextOncePerUserAndBroker(t *testing.T) {
+	h := newHarness(t, detect.Options{}, nil, nil)
+	other := netip.MustParseAddrPort("10.0.0.2:1883")
+	for i := range 200 {
+		ip := fmt.Sprintf("10.0.7.%d", i%50+1)
+		c := h.sim.Session(ip, fmt.Sprintf("dev-%d", i), "fleet", "shared-secret")
+		c.Disconnect().Close(event.CloseFIN)
+		c2 := h.sim.DialTo(ip, other)
+		c2.Connect(fmt.Sprintf("dev-%d", i), "fleet", "shared-secret", 60)
+		c2.Connack(0)
+		c2.Disconnect().Close(event.CloseFIN)
+		h.sim.Advance(time.Minute)
+	}
+	n := 0
+	for _, a := range h.out.alerts {
+		if a.Alert.Category == "cleartext-credentials" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d cleartext alerts for one user on two brokers over 200 minutes, want 2:\n%s", n, h.out.summary())
+	}
+	if st := h.det.Stats(); st.CleartextByBroker["10.0.0.1"] != 200 || st.CleartextByBroker["10.0.0.2"] != 200 {
+		h.det.Flush(h.sim.Now)
+		if st := h.det.Stats(); st.CleartextByBroker["10.0.0.1"] != 200 || st.CleartextByBroker["10.0.0.2"] != 200 {
+			t.Errorf("posture counts %v", st.CleartextByBroker)
+		}
 	}
 }

@@ -264,3 +264,94 @@ func TestWallClockDisabled(t *testing.T) {
 		t.Errorf("now() accepted: %v", err)
 	}
 }
+
+// TestLoadScoped: match:, per: and the new names load; mistakes in them,
+// and counters the key kind does not keep, are errors with positions.
+func TestLoadScoped(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	writeFile(t, good, `rules:
+  - id: outside-wildcard
+    sid: 2400101
+    category: topic-scan
+    key: src_ip
+    window: 30m
+    count: root_wildcard_subs
+    condition: '!in_network(src_ip, "10.0.0.0/8") && filter == "#"'
+  - id: plant-broker-only
+    sid: 2400102
+    category: connect-storm
+    key: src_ip
+    window: 30s
+    count: tcp_opens
+    threshold: 10
+    match: {src_networks: [192.0.2.0/24, 2001:db8::/32], not_src_networks: 192.0.2.7, brokers: [198.51.100.1], dest_ports: [1883, 8883]}
+  - id: cleartext-per-broker
+    sid: 2400103
+    category: cleartext-credentials
+    key: username
+    per: broker
+    window: 30m
+    count: cleartext_credentials
+`)
+	rs, err := rules.Load([]string{good}, rules.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs.Rules() {
+		if r.ID == "plant-broker-only" && (len(r.Match.SrcNetworks) != 2 || len(r.Match.NotSrcNetworks) != 1 || len(r.Match.Brokers) != 1 || len(r.Match.DestPorts) != 2) {
+			t.Errorf("match not loaded: %+v", r.Match)
+		}
+		if r.ID == "cleartext-per-broker" && r.Per != "broker" {
+			t.Errorf("per not loaded: %q", r.Per)
+		}
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, `rules:
+  - id: b1
+    sid: 2400201
+    category: publish-flood
+    key: client_id
+    window: 30s
+    count: open_connections
+  - id: b2
+    sid: 2400202
+    category: publish-flood
+    key: username
+    window: 30s
+    count: connects
+    condition: connects > 1 && publishes > 5
+  - id: b3
+    sid: 2400203
+    category: topic-scan
+    key: src_ip
+    window: 30s
+    count: sys_subs
+    match: {src_networks: [10.0.0.0/33], dest_ports: [0], colour: [red]}
+    per: planet
+  - id: b4
+    sid: 2400204
+    category: topic-scan
+    key: src_ip
+    window: 30s
+    condition: 'sys_subs > 0 && in_network(src_ip, "not-a-net")'
+`)
+	err = rules.Check([]string{bad})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		bad + ":7: rule b1: counter open_connections is not kept for key client_id (only for src_ip)",
+		bad + ":14: rule b2: counter publishes is not kept for key username",
+		bad + ":21: rule b3: match src_networks: \"10.0.0.0/33\" is not an address or CIDR network",
+		bad + ":21: rule b3: match dest_ports: \"0\" is not a port",
+		bad + ":21: rule b3: match: unknown key \"colour\"",
+		bad + ":22: rule b3: per \"planet\": want broker",
+		bad + ":28: rule b4: condition: in_network: \"not-a-net\" is not an address or CIDR network",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q; got:\n%s", want, msg)
+		}
+	}
+}
