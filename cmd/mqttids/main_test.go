@@ -92,6 +92,14 @@ func TestRulesList(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "auth-bruteforce") {
 		t.Fatalf("exit %d, output:\n%.300s", code, out)
 	}
+	f := filepath.Join(t.TempDir(), "site.yaml")
+	if err := os.WriteFile(f, []byte("rules:\n  - {id: connect-storm, threshold: 120}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(t, "rules", "list", "--rules", f)
+	if code != 0 || !strings.Contains(out, "id: connect-storm") || !strings.Contains(out, "threshold: 120") || !strings.Contains(out, "id: auth-bruteforce") {
+		t.Fatalf("merged list: exit %d, output:\n%.600s", code, out)
+	}
 }
 
 // TestReplayDemo is the README's `make demo`: alerts on stdout in the
