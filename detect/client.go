@@ -96,9 +96,7 @@ func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Pa
 		}
 	}
 	if p.HasPassword() && !c.tls && !d.isTLSPort(c.flow.Server.Port()) {
-		if b := d.brokerOf(c, now); b != nil {
-			b.cleartext++
-		}
+		c.cleartext = true
 		d.srcs.add(s, CleartextCredentials, 1, now)
 		srcChanged |= Set(CleartextCredentials)
 		if us >= 0 {

@@ -33,6 +33,8 @@ type connState struct {
 	active            bool // sent or received application traffic
 	tls               bool
 	clean             bool // session ends with the connection
+	cleartext         bool // CONNECT carried a password in clear
+	loginSeen         bool // its accepting CONNACK was counted
 	sessOpen          bool // counted in open_sessions
 	silent            bool // counted in silent_sessions
 	ownsSrc           bool // this connection created its source's entry

@@ -20,6 +20,7 @@ const (
 	IdleConns                            // idle_conns
 	KeepAliveHigh                        // keepalive_high
 	CleartextCredentials                 // cleartext_credentials
+	CleartextLogins                      // cleartext_logins
 	Malformed                            // malformed
 	AbnormalCloses                       // abnormal_closes
 	ClosesRST                            // closes_rst
@@ -187,6 +188,7 @@ var (
 		IdleConns:             {"idle_conns", "idle connections of either kind: idle_no_connect + ping_only", kSC, kEvent, gOpen},
 		KeepAliveHigh:         {"keepalive_high", "CONNECTs whose keep-alive is at or above the high keep-alive limit (default 4 h; 65535 s is the classic sign)", kSC, kEvent, gConn},
 		CleartextCredentials:  {"cleartext_credentials", "CONNECTs carrying a password on a port that is not a TLS port", kSU, kEvent, gConn},
+		CleartextLogins:       {"cleartext_logins", "CONNECTs carrying a password on a port that is not a TLS port that the broker accepted (valid credentials on the wire)", kSU, kEvent, gConn},
 		Malformed:             {"malformed", "malformed packets (protocol violations) sent by the client; the last rule is in malformed_rule", kSN, kEvent, gConn},
 		AbnormalCloses:        {"abnormal_closes", "MQTT connections (CONNECT seen, not refused, not taken over) closed without DISCONNECT", kSC, kEvent, gConn},
 		ClosesRST:             {"closes_rst", "abnormal closes by TCP RST", kSC, kEvent, gConn},

@@ -330,8 +330,9 @@ type Stats struct {
 	Subscriptions                                   int    // shadow subscriptions tracked
 	SubscriptionsDropped                            uint64 // not tracked: table full
 	MemBytes                                        int    // estimate of the counter tables
-	// CleartextByBroker: CONNECTs carrying a password on a non-TLS port,
-	// per broker address (the posture, whatever the rules alert on).
+	// CleartextByBroker: logins the broker accepted whose password crossed
+	// a non-TLS port, per broker address (the posture, whatever the rules
+	// alert on).
 	CleartextByBroker map[string]uint64
 	// UndeliverablePending: (connection, topic) checks waiting for the
 	// broker to forward a publish.

@@ -73,6 +73,9 @@ func (d *Detector) connack(ev *event.Event, ci int32, c *connState, p *decode.Pa
 	}
 	code := p.ReasonCode
 	if code == 0 || (v == decode.V5 && code < 0x80) {
+		if c.cleartext && !c.loginSeen {
+			d.cleartextLogin(ev, c, now)
+		}
 		return
 	}
 	c.refused = true
@@ -137,4 +140,20 @@ func (d *Detector) undeliverable(ci int32, c *connState, h uint64, n uint32, now
 		d.observeName(KeyClientID, cl, changed, ev, c, now)
 	}
 	d.observeSrc(s, changed, ev, c, now)
+}
+
+// cleartextLogin counts a login the broker accepted whose password crossed
+// the wire in clear: valid credentials exposed (the posture).
+func (d *Detector) cleartextLogin(ev *event.Event, c *connState, now int64) {
+	c.loginSeen = true
+	if b := d.brokerOf(c, now); b != nil {
+		b.cleartext++
+	}
+	s := d.srcOf(c, now)
+	d.srcs.add(s, CleartextLogins, 1, now)
+	d.observeSrc(s, Set(CleartextLogins), ev, c, now)
+	if us := d.userOf(c, now); us >= 0 {
+		d.users.add(us, CleartextLogins, 1, now)
+		d.observeName(KeyUsername, us, Set(CleartextLogins), ev, c, now)
+	}
 }

@@ -12,6 +12,7 @@ type Env struct {
 	IdleConns             float64 `expr:"idle_conns"`
 	KeepAliveHigh         float64 `expr:"keepalive_high"`
 	CleartextCredentials  float64 `expr:"cleartext_credentials"`
+	CleartextLogins       float64 `expr:"cleartext_logins"`
 	Malformed             float64 `expr:"malformed"`
 	AbnormalCloses        float64 `expr:"abnormal_closes"`
 	ClosesRST             float64 `expr:"closes_rst"`

@@ -44,7 +44,6 @@ func Example() {
 	det.Flush(sim.Now)
 	fmt.Println(eng.Stats().Alerts, "alerts")
 	// Output:
-	// cleartext-credentials cleartext-credentials map[username:admin] 1 192.0.2.7
 	// auth-bruteforce auth-bruteforce map[src_ip:192.0.2.7] 10 192.0.2.7
-	// 2 alerts
+	// 1 alerts
 }
