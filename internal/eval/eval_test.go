@@ -55,7 +55,7 @@ func TestScenariosGolden(t *testing.T) {
 			}
 		}
 		if !r.OK() {
-			t.Errorf("%s: missing %v, false positives %v, unexpected %v", r.Name, r.Missing, r.FalsePositives, r.Unexpected)
+			t.Errorf("%s: missing %v, false positives %v, unexpected %v, late %v (first alert after %v, budget %v)", r.Name, r.Missing, r.FalsePositives, r.Unexpected, r.Late, r.TimeToAlert, r.Budget)
 		}
 		results = append(results, r)
 	}
