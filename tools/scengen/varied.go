@@ -34,8 +34,12 @@ func fleetAddr(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) }
 // Topics of the varied scenarios.
 const (
 	topicVibration = "plant/line3/vibration" // flood-burst-*: the dashboard (plant/#) receives it
-	fleetFilter    = "fleet/#"
 )
+
+// Fleet client i publishes fleetTopic(i); a subscribing one takes its
+// site's traffic (a quarter of the fleet), which keeps the capture small.
+func fleetTopic(i int) string  { return fmt.Sprintf("fleet/site%d/dev%02d/telemetry", i%4, i) }
+func fleetFilter(i int) string { return fmt.Sprintf("fleet/site%d/#", i%4) }
 
 // startShape says how attack_start is found in a recording.
 type startShape int
@@ -226,8 +230,8 @@ func scenBrokerRestart(seed uint64) scenario {
 		}
 	}
 	return scenario{name: name, seed: seed, params: d.p, duration: 48 * time.Second, benign: fleet,
-		description: fmt.Sprintf("seed %d: no attacker. A fleet of %d clients (127.0.1.1-127.0.1.%d, v3.1.1 and v5, user fleet) publishes telemetry at 0.2-2 msg/s each; %d of them also subscribe to %s. At %d ms the broker is killed (SIGKILL) and restarted %d ms later; every client reconnects with exponential back-off (1 s doubling, cap 30 s, jitter x0.5-1.5) and resubscribes. The background's paho clients do not reconnect; mosquitto_sub and mosquitto_pub -l do",
-			seed, n, n, subs, fleetFilter, at, down),
+		description: fmt.Sprintf("seed %d: no attacker. A fleet of %d clients (127.0.1.1-127.0.1.%d, v3.1.1 and v5, user fleet) publishes telemetry at 0.2-2 msg/s each; %d of them also subscribe to their site's fleet/siteN/#. At %d ms the broker is killed (SIGKILL) and restarted %d ms later; every client reconnects with exponential back-off (1 s doubling, cap 30 s, jitter x0.5-1.5) and resubscribes. The background's paho clients do not reconnect; mosquitto_sub and mosquitto_pub -l do",
+			seed, n, n, subs, at, down),
 		stages: []stage{
 			{0, benignFleet(n, plans, 47*time.Second)},
 			{time.Duration(at) * time.Millisecond, restartBroker(time.Duration(down) * time.Millisecond)},

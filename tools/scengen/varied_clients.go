@@ -259,7 +259,7 @@ func benignFleet(n int, plans []fleetPlan, d time.Duration) func(context.Context
 func fleetClient(ctx context.Context, e *env, i int, p fleetPlan, end time.Time) error {
 	src := fleetAddr(i)
 	id := fmt.Sprintf("fleet-%02d", i)
-	topic := fmt.Sprintf("fleet/site%d/dev%02d/telemetry", i%4, i)
+	topic := fleetTopic(i)
 	rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 	backoff := backoffFirst
 	wait := func() bool {
@@ -281,7 +281,7 @@ func fleetClient(ctx context.Context, e *env, i int, p fleetPlan, end time.Time)
 		}
 		backoff = backoffFirst
 		if p.subscribe {
-			if err := lc.write(subscribePacket(p.version, uint16(attempt+1), fleetFilter)); err != nil {
+			if err := lc.write(subscribePacket(p.version, uint16(attempt+1), fleetFilter(i))); err != nil {
 				lc.reset()
 				continue
 			}

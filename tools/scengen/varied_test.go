@@ -291,12 +291,12 @@ func checkBrokerRestart(t *testing.T, c *capture, l Labels) {
 		if plans[i].subscribe {
 			var subAfter int
 			for _, p := range clientPackets(c, src, typeSUBSCRIBE) {
-				if slices.Contains(subscribeFilters(p.body, p.version), fleetFilter) && p.ts.After(gapStart) {
+				if slices.Contains(subscribeFilters(p.body, p.version), fleetFilter(i)) && p.ts.After(gapStart) {
 					subAfter++
 				}
 			}
 			if subAfter == 0 {
-				t.Errorf("%s: no SUBSCRIBE %s after the restart", src, fleetFilter)
+				t.Errorf("%s: no SUBSCRIBE %s after the restart", src, fleetFilter(i))
 			}
 		}
 		checkBackoff(t, c, src, gapStart)
