@@ -29,20 +29,17 @@ func openSession(ctx context.Context, e *env, src string, o connectOpts, hold ti
 		return nil, err
 	}
 	code, err := rc.connect(o)
-	if err != nil || code != 0 {
+	if err != nil {
 		rc.reset()
-		return nil, fmt.Errorf("connect %s from %s: code %d: %w", o.clientID, src, code, errors.Join(err, errRefused(code)))
+		return nil, fmt.Errorf("connect %s from %s: %w", o.clientID, src, err)
+	}
+	if code != 0 {
+		rc.reset()
+		return nil, fmt.Errorf("connect %s from %s: refused, code %#x", o.clientID, src, code)
 	}
 	lc := &liveConn{rawConn: rc, version: o.version, lost: make(chan struct{})}
 	go func() { defer close(lc.lost); rc.drain(hold) }()
 	return lc, nil
-}
-
-func errRefused(code byte) error {
-	if code == 0 {
-		return nil
-	}
-	return fmt.Errorf("refused")
 }
 
 // burstChunks is how many writes a burst is spread over.
@@ -280,13 +277,10 @@ func fleetClient(ctx context.Context, e *env, i int, p fleetPlan, end time.Time)
 			continue
 		}
 		backoff = backoffFirst
-		if p.subscribe {
-			if err := lc.write(subscribePacket(p.version, uint16(attempt+1), fleetFilter(i))); err != nil {
-				lc.reset()
-				continue
-			}
-		}
 		lost := false
+		if p.subscribe {
+			lost = lc.write(subscribePacket(p.version, uint16(attempt+1), fleetFilter(i))) != nil
+		}
 		for time.Until(end) > 0 && !lost {
 			if err := lc.write(publishPacket(p.version, topic, 0, 0, reading(rng, seq, "kW"))); err != nil {
 				lost = true
