@@ -181,6 +181,7 @@ for name in "${names[@]}"; do
 	# tools/scengen/varied.go); otherwise each scenario draws a fresh one.
 	# Retries keep the seed.
 	seed=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+	[ "$seed" != 0 ] || seed=1 # 0 would vanish from the labels (omitempty)
 	mkdir -p "$outdir"
 	start=$(date +%s)
 	ok=
