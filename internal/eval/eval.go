@@ -36,6 +36,19 @@ type Labels struct {
 	SecretMarkers []string `json:"secret_markers"`
 	// TimeDilated is set when scengen -stretch rewrote the timestamps.
 	TimeDilated bool `json:"time_dilated,omitempty"`
+	// Seed and Params: the random draw behind a scenario with varied
+	// parameters (scengen -seed); Params holds the drawn values (counts,
+	// rates, and durations in the unit their key names: _ms, _s).
+	Seed   uint64         `json:"seed,omitempty"`
+	Params map[string]int `json:"params,omitempty"`
+	// AttackStart (RFC 3339, nanoseconds) is the packet time the attack
+	// begins, read from the recording after it was made (scengen -pcap).
+	// Time to alert is measured from it; without it, from the first
+	// packet an attacker sent.
+	AttackStart string `json:"attack_start,omitempty"`
+	// DetectWithinS is the budget, in seconds from the attack's start, for
+	// the first expected alert; a later one makes the result Late.
+	DetectWithinS int `json:"detect_within_s,omitempty"`
 }
 
 // Alert is the part of an alert line that scoring reads.
@@ -65,12 +78,16 @@ type Result struct {
 	FalsePositives []string // alerts from non-attacker sources (category@ip)
 	TimeToAlert    time.Duration
 	HasTTA         bool
-	Alerts         int
+	// Late: the first expected alert came after the labels' detect_within_s.
+	Late   bool
+	Budget time.Duration // detect_within_s; 0 when the labels set none
+	Alerts int
 }
 
-// OK is true when every expected category fired and nothing else did.
+// OK is true when every expected category fired, in time, and nothing
+// else did.
 func (r Result) OK() bool {
-	return len(r.Missing) == 0 && len(r.FalsePositives) == 0 && len(r.Unexpected) == 0
+	return len(r.Missing) == 0 && len(r.FalsePositives) == 0 && len(r.Unexpected) == 0 && !r.Late
 }
 
 // Load finds every scenario below root (folders holding labels.json and
@@ -133,7 +150,7 @@ func LoadOne(dir, file string) (Scenario, error) {
 // Score compares alerts with the labels.
 func Score(s Scenario, alerts []Alert) (Result, error) {
 	l := s.Labels
-	r := Result{Name: l.Name, Expected: l.Expected, Alerts: len(alerts)}
+	r := Result{Name: l.Name, Expected: l.Expected, Alerts: len(alerts), Budget: time.Duration(l.DetectWithinS) * time.Second}
 	attackers := set(l.Attackers)
 	ok := set(append(append([]string{}, l.Expected...), l.AlsoOK...))
 	benignOK := set(l.BenignAlsoOK)
@@ -168,14 +185,25 @@ func Score(s Scenario, alerts []Alert) (Result, error) {
 	}
 	r.Unexpected, r.FalsePositives = keys(unexpected), keys(fps)
 	if !first.IsZero() && len(l.Attackers) > 0 {
-		start, err := firstPacketFrom(s.Pcap(), attackers)
-		if err != nil {
-			return r, err
+		var start time.Time
+		if l.AttackStart != "" {
+			t, err := time.Parse(time.RFC3339Nano, l.AttackStart)
+			if err != nil {
+				return r, fmt.Errorf("%s: attack_start: %w", l.Name, err)
+			}
+			start = t
+		} else {
+			t, err := firstPacketFrom(s.Pcap(), attackers)
+			if err != nil {
+				return r, err
+			}
+			start = t
 		}
 		if !start.IsZero() {
 			r.TimeToAlert, r.HasTTA = first.Sub(start), true
 		}
 	}
+	r.Late = r.Budget > 0 && r.HasTTA && r.TimeToAlert > r.Budget
 	return r, nil
 }
 
@@ -243,6 +271,12 @@ func Table(w io.Writer, results []Result) {
 		tta := "-"
 		if r.HasTTA {
 			tta = r.TimeToAlert.Round(time.Millisecond).String()
+		}
+		if r.Budget > 0 {
+			tta += " (budget " + r.Budget.String() + ")"
+		}
+		if r.Late {
+			tta += " LATE"
 		}
 		bad := append(append([]string{}, r.FalsePositives...), r.Unexpected...)
 		status := "ok"

@@ -3,6 +3,7 @@ package eval_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 
@@ -55,7 +56,11 @@ func TestScenariosGolden(t *testing.T) {
 			}
 		}
 		if !r.OK() {
-			t.Errorf("%s: missing %v, false positives %v, unexpected %v", r.Name, r.Missing, r.FalsePositives, r.Unexpected)
+			late := ""
+			if r.Late {
+				late = fmt.Sprintf(", late: first expected alert after %v, budget %v", r.TimeToAlert, r.Budget)
+			}
+			t.Errorf("%s: missing %v, false positives %v, unexpected %v%s", r.Name, r.Missing, r.FalsePositives, r.Unexpected, late)
 		}
 		results = append(results, r)
 	}

@@ -23,10 +23,10 @@ done
 
 work=$(mktemp -d /tmp/mqttids-record.XXXXXX)
 ns=mqttids-rec-$$
-mpid= tpid=
+tpid=
 cleanup() {
 	[ -n "$tpid" ] && kill -INT "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null || true
-	[ -n "$mpid" ] && kill "$mpid" 2>/dev/null && wait "$mpid" 2>/dev/null || true
+	[ -x "$work/broker" ] && "$work/broker" stop 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
 	if [ -n "${KEEP_LOGS:-}" ]; then # KEEP_LOGS=DIR keeps broker and tcpdump logs
 		mkdir -p "$KEEP_LOGS" && cp "$work"/*.log "$KEEP_LOGS"/ 2>/dev/null || true
@@ -64,6 +64,8 @@ user mallory
 topic readwrite #
 user admin
 topic readwrite #
+user fleet
+topic readwrite fleet/#
 EOF
 cat >"$work/mosquitto.conf" <<EOF
 per_listener_settings false
@@ -77,8 +79,46 @@ log_type error
 log_type warning
 log_type notice
 sys_interval 10
+max_connections -1
 EOF
 chmod 644 "$work"/passwd "$work"/acl "$work"/mosquitto.conf
+
+# $work/broker start|kill|stop controls the broker of the current
+# recording: record() uses it, and so does scengen (-restart-cmd) in
+# benign-broker-restart, which kills the broker mid-capture with SIGKILL
+# and starts it again. Run it inside the namespace (scengen already is).
+# The broker is not a child of this shell after a restart, so its pid
+# lives in a file and "gone" is read from /proc (a zombie counts as gone).
+cat >"$work/broker" <<EOF
+#!/bin/sh
+set -eu
+pidf=$work/mosquitto.pid
+alive() { st=\$(cut -d' ' -f3 /proc/"\$1"/stat 2>/dev/null) && [ "\$st" != Z ]; }
+gone() { for _ in \$(seq 100); do alive "\$1" || return 0; sleep 0.05; done; return 1; }
+case \${1:-} in
+start)
+	mosquitto -c $work/mosquitto.conf </dev/null >/dev/null 2>>$work/mosquitto-current.log &
+	echo \$! >"\$pidf"
+	for _ in \$(seq 50); do
+		ss -ltn "sport = :$port" | grep -q LISTEN && exit 0
+		sleep 0.1
+	done
+	echo "broker: mosquitto did not start" >&2; exit 1 ;;
+kill|stop)
+	[ -s "\$pidf" ] || exit 0
+	pid=\$(cat "\$pidf")
+	if [ "\$1" = kill ]; then sig=KILL; else sig=TERM; fi
+	kill -\$sig "\$pid" 2>/dev/null || true
+	gone "\$pid" || { echo "broker: mosquitto \$pid did not exit" >&2; exit 1; }
+	rm -f "\$pidf" ;;
+*) echo "usage: broker start|kill|stop" >&2; exit 2 ;;
+esac
+EOF
+chmod 755 "$work/broker"
+
+# slowite holds up to 400 sessions from one address: the broker (no
+# connection cap above) and scengen each need that many descriptors.
+[ "$(ulimit -n)" -ge 2048 ] || ulimit -n 4096 || { echo "record.sh: need ulimit -n >= 2048 for slowite" >&2; exit 2; }
 
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
@@ -91,18 +131,12 @@ else
 	names+=(demo)
 fi
 
-# record NAME RAWPCAP: one broker, one tcpdump, one scengen run. Returns 3
-# when the kernel dropped captured packets (the caller retries).
+# record NAME RAWPCAP SEED: one broker, one tcpdump, one scengen run.
+# Returns 3 when the kernel dropped captured packets (the caller retries).
 record() {
-	local name=$1 raw=$2 rc=0 dropped
-	# ip netns exec execs its command, so $! is the daemon itself.
-	ip netns exec "$ns" mosquitto -c "$work/mosquitto.conf" 2>"$work/mosquitto-$name.log" &
-	mpid=$!
-	for _ in $(seq 50); do
-		inns ss -ltn "sport = :$port" | grep -q LISTEN && break
-		sleep 0.1
-	done
-	inns ss -ltn "sport = :$port" | grep -q LISTEN || { echo "record.sh: mosquitto did not start:" >&2; cat "$work/mosquitto-$name.log" >&2; exit 1; }
+	local name=$1 raw=$2 seed=$3 rc=0 dropped limit
+	: >"$work/mosquitto-current.log"
+	inns "$work/broker" start || { echo "record.sh: mosquitto did not start:" >&2; cat "$work/mosquitto-current.log" >&2; exit 1; }
 
 	# -B: a 64 MiB ring, so bursts on a busy machine are not dropped;
 	# --immediate-mode: nothing waits in the ring when tcpdump is stopped.
@@ -114,11 +148,13 @@ record() {
 	done
 	sleep 0.3
 
-	timeout 60 ip netns exec "$ns" "$scengen" -scenario "$name" -broker "$broker" -v || rc=$?
+	limit=$(( $("$scengen" -scenario "$name" -seed "$seed" -duration) + 10 ))
+	timeout "$limit" ip netns exec "$ns" "$scengen" -scenario "$name" -seed "$seed" -broker "$broker" -restart-cmd "$work/broker" -v || rc=$?
 
 	sleep 1
 	kill -INT "$tpid"; wait "$tpid" || true; tpid=
-	kill "$mpid"; wait "$mpid" || true; mpid=
+	inns "$work/broker" stop || true
+	mv "$work/mosquitto-current.log" "$work/mosquitto-$name.log"
 	if [ "$rc" != 0 ]; then
 		echo "record.sh: scenario $name failed (exit $rc); mosquitto log:" >&2
 		tail -20 "$work/mosquitto-$name.log" >&2
@@ -141,22 +177,29 @@ for name in "${names[@]}"; do
 		outfile=$outdir/input.pcap
 	fi
 	"$scengen" -scenario "$name" -labels "$work" >/dev/null # fails early on an unknown name
+	# SEED=N fixes the parameters of the varied scenarios (see
+	# tools/scengen/varied.go); otherwise each scenario draws a fresh one.
+	# Retries keep the seed.
+	seed=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+	[ "$seed" != 0 ] || seed=1 # 0 would vanish from the labels (omitempty)
 	mkdir -p "$outdir"
 	start=$(date +%s)
 	ok=
 	for attempt in 1 2 3; do
-		if record "$name" "$work/$name.pcap"; then ok=1; break; fi
+		if record "$name" "$work/$name.pcap" "$seed"; then ok=1; break; fi
 		echo "record.sh: $name: attempt $attempt incomplete, recording again" >&2
 	done
 	[ -n "$ok" ] || { echo "record.sh: $name: tcpdump kept dropping packets; machine too busy?" >&2; exit 1; }
 
-	"$scengen" -scenario "$name" -broker "$broker" -labels "$outdir"
+	"$scengen" -scenario "$name" -seed "$seed" -broker "$broker" -labels "$outdir"
 	if grep -q '"time_dilated": true' "$outdir/labels.json"; then
 		"$scengen" -stretch -in "$work/$name.pcap" -out "$outfile" -labels-file "$outdir/labels.json" -broker "$broker"
 	else
 		cp "$work/$name.pcap" "$outfile"
 	fi
 	chmod 644 "$outfile"
-	echo "record.sh: $name: $(stat -c %s "$outfile") bytes in $(( $(date +%s) - start )) s (mosquitto: $(grep -c . "$work/mosquitto-$name.log") log lines)"
+	# Second pass over the final capture: attack_start is read from it.
+	"$scengen" -scenario "$name" -seed "$seed" -broker "$broker" -labels "$outdir" -pcap "$outfile"
+	echo "record.sh: $name (seed $seed): $(stat -c %s "$outfile") bytes in $(( $(date +%s) - start )) s (mosquitto: $(grep -c . "$work/mosquitto-$name.log") log lines)"
 done
 echo "record.sh: ${#names[@]} recordings in $(( $(date +%s) - total_start )) s"

@@ -1,7 +1,8 @@
 // Command eval replays every labelled scenario with the mqttids binary and
 // prints expected vs detected categories, false positives and time to the
-// first alert. It exits 1 when a scenario misses an expected category or
-// raises a false positive.
+// first alert (from the labels' attack_start when they have one). It exits
+// 1 when a scenario misses an expected category, raises a false positive,
+// or alerts later than its detect_within_s budget (LATE in the table).
 package main
 
 import (

@@ -27,7 +27,8 @@ var (
 	accOperator  = account{"operator", "0perator-test-pw"}
 	accMallory   = account{"mallory", "m4llory-test-pw"} // stolen credentials the attackers use
 	accAdmin     = account{"admin", "adm1n-test-pw"}     // brute-force target, never guessed
-	accounts     = []account{accSensor1, accSensor2, accSensor3, accDashboard, accHistorian, accGateway, accOperator, accMallory, accAdmin}
+	accFleet     = account{"fleet", "fl33t-test-pw"}     // the benign-broker-restart fleet (fleet/#)
+	accounts     = []account{accSensor1, accSensor2, accSensor3, accDashboard, accHistorian, accGateway, accOperator, accMallory, accAdmin, accFleet}
 
 	operatorTypo = "0perator-test-typo"
 )
@@ -44,6 +45,8 @@ type env struct {
 	subBin    string // mosquitto_sub
 	logf      func(format string, args ...any)
 	bgSession bool // background clients use short sessions (for -stretch)
+	// restartCmd restarts the broker: "CMD kill" (SIGKILL) and "CMD start".
+	restartCmd string
 }
 
 func (e *env) dial(ctx context.Context, src string) (net.Conn, error) {

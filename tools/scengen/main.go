@@ -36,7 +36,10 @@ func run(args []string) error {
 	labelsFile := fs.String("labels-file", "", "labels.json naming the attackers for -stretch")
 	minGap := fs.Duration("min-gap", time.Second, "-stretch: least time between attacker connections")
 	maxGap := fs.Duration("max-gap", 2*time.Second, "-stretch: most time between attacker connections")
-	seed := fs.Uint64("seed", 1, "-stretch: random seed for the gaps")
+	seed := fs.Uint64("seed", 1, "random seed: the parameters of a varied scenario, and -stretch's gaps")
+	pcapIn := fs.String("pcap", "", "with -labels: the recording, to find attack_start in")
+	duration := fs.Bool("duration", false, "print the longest run of -scenario in whole seconds and exit")
+	restartCmd := fs.String("restart-cmd", "", "command the broker-restart scenario runs as 'CMD kill' and 'CMD start' (record.sh passes its own)")
 	summary := fs.String("summary", "", "print MQTT packet counts by source and type for a pcap")
 	verbose := fs.Bool("v", false, "log progress to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -53,7 +56,7 @@ func run(args []string) error {
 
 	switch {
 	case *list:
-		for _, s := range scenarios() {
+		for _, s := range scenarios(*seed) {
 			fmt.Println(s.name)
 		}
 		return nil
@@ -79,18 +82,26 @@ func run(args []string) error {
 		return stretch(*in, *out, stretchOpts{brokerPort: uint16(bport), attackers: l.Attackers, minGap: *minGap, maxGap: *maxGap, seed: *seed})
 	}
 
-	s, ok := findScenario(*name)
+	s, ok := findScenario(*name, *seed)
 	if !ok {
 		return fmt.Errorf("unknown scenario %q (see -list)", *name)
 	}
+	if *duration {
+		fmt.Println(int(s.maxRun().Seconds() + 0.999))
+		return nil
+	}
 	if *labelsDir != "" {
-		b, err := json.MarshalIndent(s.labels(*broker), "", "  ")
+		l, err := s.labelsFor(*broker, *pcapIn, uint16(bport))
+		if err != nil {
+			return err
+		}
+		b, err := json.MarshalIndent(l, "", "  ")
 		if err != nil {
 			return err
 		}
 		return os.WriteFile(filepath.Join(*labelsDir, "labels.json"), append(b, '\n'), 0o644)
 	}
-	e := &env{broker: *broker, host: host, port: port, logf: func(string, ...any) {}}
+	e := &env{broker: *broker, host: host, port: port, restartCmd: *restartCmd, logf: func(string, ...any) {}}
 	if *verbose {
 		e.logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, "scengen %s: %s\n", s.name, fmt.Sprintf(f, a...)) }
 	}

@@ -244,6 +244,7 @@ func remainingLength(b []byte) (n, size int, ok bool) {
 type connectInfo struct {
 	protoName   string
 	version     byte
+	keepAlive   uint16
 	clientID    string
 	username    string
 	hasPassword bool
@@ -270,6 +271,7 @@ func parseConnect(b []byte) (connectInfo, bool) {
 	}
 	ci.version = b[0]
 	flags := b[1]
+	ci.keepAlive = binary.BigEndian.Uint16(b[2:])
 	b = b[4:]
 	if ci.version == protocolV5 {
 		n, size, ok := remainingLength(b)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"mqttids/internal/eval"
 	"slices"
 	"sync"
@@ -36,6 +37,13 @@ type scenario struct {
 	session     bool // background in short sessions (needed by -stretch)
 	stretch     bool // record.sh post-processes with -stretch
 	stages      []stage
+
+	// Varied scenarios (varied.go) draw their parameters from seed.
+	seed   uint64
+	params map[string]int
+	start  startShape // how attack_start is found in the recording
+	within int        // detect_within_s
+	benign []string   // benign sources beyond the background's
 }
 
 // Attacker addresses (127.0.0.66–127.0.0.99), one set per scenario.
@@ -68,7 +76,13 @@ const (
 
 const catClear = "cleartext-credentials"
 
-func scenarios() []scenario {
+// scenarios lists every scenario; seed draws the parameters of the varied
+// ones (the fixed ones ignore it).
+func scenarios(seed uint64) []scenario {
+	return append(fixedScenarios(), variedScenarios(seed)...)
+}
+
+func fixedScenarios() []scenario {
 	return []scenario{
 		{name: "benign", duration: 30 * time.Second,
 			description: "background only: three sensors (v5, v3.1.1 mosquitto_pub, v5 QoS 1), a v5 dashboard on plant/#, a v3.1.1 mosquitto_sub historian, a gateway that reconnects once, an operator who mistypes the password once"},
@@ -148,11 +162,11 @@ func demo() scenario {
 		}}
 }
 
-func findScenario(name string) (scenario, bool) {
+func findScenario(name string, seed uint64) (scenario, bool) {
 	if name == "demo" {
 		return demo(), true
 	}
-	for _, s := range scenarios() {
+	for _, s := range scenarios(seed) {
 		if s.name == name {
 			return s, true
 		}
@@ -166,18 +180,43 @@ func (s scenario) labels(broker string) Labels {
 		markers = append(markers, a.pass)
 	}
 	markers = append(markers, bruteforcePrefix, lowslowPrefix, sprayPassword)
-	return Labels{
+	l := Labels{
 		Name:          s.name,
 		Description:   s.description,
 		Attackers:     nonNil(s.attackers),
 		Expected:      nonNil(s.expected),
 		AlsoOK:        nonNil(s.alsoOK),
-		Benign:        benignSources(s.session),
+		Benign:        append(benignSources(s.session), s.benign...),
 		BenignAlsoOK:  []string{catClear},
 		Broker:        broker,
 		SecretMarkers: markers,
 		TimeDilated:   s.stretch,
+		DetectWithinS: s.within,
 	}
+	if s.params != nil {
+		l.Seed, l.Params = s.seed, maps.Clone(s.params)
+	}
+	return l
+}
+
+// labelsFor is labels plus attack_start, read from the recording: the
+// labels stay a function of (scenario, seed, pcap), so the test can
+// regenerate them from the committed files and compare.
+func (s scenario) labelsFor(broker, pcap string, brokerPort uint16) (Labels, error) {
+	l := s.labels(broker)
+	if pcap == "" || s.start == startNone {
+		return l, nil
+	}
+	c, err := scanCapture(pcap, brokerPort)
+	if err != nil {
+		return l, err
+	}
+	t, ok := s.attackStart(c)
+	if !ok {
+		return l, fmt.Errorf("%s: no attack start (%v) in %s", s.name, s.start, pcap)
+	}
+	l.AttackStart = t.UTC().Format(time.RFC3339Nano)
+	return l, nil
 }
 
 func nonNil(s []string) []string {
@@ -187,10 +226,13 @@ func nonNil(s []string) []string {
 	return slices.Clone(s)
 }
 
+// maxRun bounds one run: the background plus time for stages to wind down.
+func (s scenario) maxRun() time.Duration { return s.duration + 15*time.Second }
+
 // run plays the background and the attack stages; it returns when all are done.
 func (s scenario) run(ctx context.Context, e *env) error {
 	e.bgSession = s.session
-	ctx, cancel := context.WithTimeout(ctx, s.duration+15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, s.maxRun())
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)

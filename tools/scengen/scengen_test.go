@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,7 +26,15 @@ const (
 var (
 	benignRange   = [2]netip.Addr{netip.MustParseAddr("127.0.0.10"), netip.MustParseAddr("127.0.0.49")}
 	attackerRange = [2]netip.Addr{netip.MustParseAddr("127.0.0.66"), netip.MustParseAddr("127.0.0.99")}
+	// The varied scenarios' benign ranges (varied.go): the restart fleet
+	// and the gateways.
+	fleetRange   = [2]netip.Addr{netip.MustParseAddr("127.0.1.1"), netip.MustParseAddr(fleetAddr(maxFleet - 1))}
+	gatewayRange = [2]netip.Addr{netip.MustParseAddr("127.0.2.10"), netip.MustParseAddr("127.0.2.19")}
 )
+
+func isBenignAddr(a string) bool {
+	return inRange(a, benignRange) || inRange(a, fleetRange) || inRange(a, gatewayRange)
+}
 
 func inRange(a string, r [2]netip.Addr) bool {
 	ip, err := netip.ParseAddr(a)
@@ -47,12 +56,30 @@ func readLabels(t *testing.T, path string) Labels {
 	return l
 }
 
+// wantLabels is what scengen writes for a recording: the generator's
+// labels for the seed in the committed file, plus attack_start found in
+// the committed pcap. Regenerating (rather than comparing all but
+// attack_start) also checks that attack_start is the one the recording
+// shows.
+func wantLabels(t *testing.T, s scenario, c *capture) Labels {
+	t.Helper()
+	want := s.labels(brokerAddr)
+	if s.start != startNone {
+		ts, ok := s.attackStart(c)
+		if !ok {
+			t.Fatalf("no attack start (%v) in the recording", s.start)
+		}
+		want.AttackStart = ts.UTC().Format(time.RFC3339Nano)
+	}
+	return want
+}
+
 // checkLabels validates a labels.json on its own terms and against the
 // generator, so the committed file and scengen cannot drift apart.
-func checkLabels(t *testing.T, l Labels, want scenario) {
+func checkLabels(t *testing.T, l, want Labels) {
 	t.Helper()
-	if !reflect.DeepEqual(l, want.labels(brokerAddr)) {
-		t.Errorf("labels.json differs from scengen's; re-run: go run ./tools/scengen -scenario %s -labels DIR", want.name)
+	if !reflect.DeepEqual(l, want) {
+		t.Errorf("labels.json differs from scengen's; re-run: go run ./tools/scengen -scenario %s -seed %d -labels DIR -pcap DIR/input.pcap", want.Name, want.Seed)
 	}
 	if l.Broker != brokerAddr {
 		t.Errorf("broker %q, want %q", l.Broker, brokerAddr)
@@ -79,9 +106,15 @@ func checkLabels(t *testing.T, l Labels, want scenario) {
 		t.Errorf("only %d benign sources", len(l.Benign))
 	}
 	for _, a := range l.Benign {
-		if !inRange(a, benignRange) {
-			t.Errorf("benign %s outside 127.0.0.10-49", a)
+		if !isBenignAddr(a) {
+			t.Errorf("benign %s outside 127.0.0.10-49, 127.0.1.1-40 and 127.0.2.10-19", a)
 		}
+	}
+	if l.Params != nil && (l.Seed == 0 || !strings.Contains(l.Description, fmt.Sprintf("seed %d:", l.Seed))) {
+		t.Errorf("varied scenario: seed %d not in the description", l.Seed)
+	}
+	if (l.AttackStart != "") != (l.DetectWithinS > 0) {
+		t.Errorf("attack_start %q with detect_within_s %d", l.AttackStart, l.DetectWithinS)
 	}
 	if !slices.Contains(l.SecretMarkers, payloadMarker) {
 		t.Errorf("secret_markers lacks %s", payloadMarker)
@@ -110,7 +143,7 @@ func checkCommon(t *testing.T, c *capture, l Labels) {
 			connects[src]++
 		case !p.fromClient && p.typ() == typeCONNACK && len(p.body) >= 2 && p.body[1] != 0:
 			refusals[src]++
-		case p.fromClient && p.typ() == typePUBLISH && inRange(src, benignRange):
+		case p.fromClient && p.typ() == typePUBLISH && isBenignAddr(src):
 			marker = marker || bytes.Contains(p.body, []byte(payloadMarker))
 		}
 	}
@@ -503,7 +536,7 @@ func TestScenarioFolders(t *testing.T) {
 		}
 	}
 	var names []string
-	for _, s := range scenarios() {
+	for _, s := range scenarios(0) {
 		names = append(names, s.name)
 		if _, ok := perScenario[s.name]; !ok {
 			t.Errorf("scenario %s has no packet-level check", s.name)
@@ -521,19 +554,19 @@ func TestScenarioFolders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Size() > 2<<20 {
-				t.Errorf("input.pcap is %d bytes, limit 2 MiB", st.Size())
-			}
-			s, _ := findScenario(name)
 			l := readLabels(t, filepath.Join(dir, "labels.json"))
 			if l.Name != name {
 				t.Errorf("labels name %q in folder %s", l.Name, name)
 			}
-			checkLabels(t, l, s)
+			s, _ := findScenario(name, l.Seed)
+			if limit := int64(maxPcap(s)); st.Size() > limit {
+				t.Errorf("input.pcap is %d bytes, limit %d", st.Size(), limit)
+			}
 			c, err := scanCapture(pcap, brokerPort)
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkLabels(t, l, wantLabels(t, s, c))
 			checkCommon(t, c, l)
 			perScenario[name](t, c, l)
 		})
@@ -550,11 +583,11 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo.pcap is %d bytes, limit 3 MiB", st.Size())
 	}
 	l := readLabels(t, filepath.Join(demoDir, "labels.json"))
-	checkLabels(t, l, demo())
 	c, err := scanCapture(pcap, brokerPort)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkLabels(t, l, wantLabels(t, demo(), c))
 	checkCommon(t, c, l)
 	if span := c.all[len(c.all)-1].end.Sub(c.all[0].start); span < 50*time.Second {
 		t.Errorf("demo spans %v, want ~57 s", span)
