@@ -14,15 +14,12 @@ var ErrNotSupported = errors.New("ebpf capture and enforcement need linux")
 // ErrClosed is returned by methods called after Close.
 var ErrClosed = errors.New("bpf object closed")
 
-// DefaultPorts are the MQTT ports the socket filter passes when
-// FilterOptions.Ports is empty: plain MQTT and MQTT over TLS.
-var DefaultPorts = []uint16{1883, 8883}
-
 const defaultMaxEntries = 65536
 
 // FilterOptions configures NewFilter. The zero value means defaults.
 type FilterOptions struct {
-	// Ports whose TCP traffic passes the filter; empty means DefaultPorts.
+	// Ports whose TCP traffic passes the filter; nil or empty means the
+	// default MQTT, TLS and WebSocket ports (internal/defaults.FilterPorts).
 	Ports []uint16
 	// MaxFlows caps the table of flows recognised as MQTT on other ports
 	// (least recently used entries are evicted); 0 means 65536.

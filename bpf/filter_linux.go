@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+
+	"mqttids/internal/defaults"
 )
 
 // Filter is the loaded MQTT socket filter and its maps. Attach it to
@@ -36,7 +38,7 @@ func NewFilter(o FilterOptions) (*Filter, error) {
 	f := &Filter{objs: objs}
 	ports := o.Ports
 	if len(ports) == 0 {
-		ports = DefaultPorts
+		ports = defaults.FilterPorts()
 	}
 	for _, p := range ports {
 		if err := f.AddPort(p); err != nil {

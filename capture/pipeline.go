@@ -9,16 +9,19 @@ import (
 	"time"
 
 	"mqttids/event"
+	"mqttids/internal/defaults"
 )
 
 // Options configure a Pipeline. The zero value of every field means the
-// default given in its comment.
+// default given in its comment; for the port lists nil and empty are the
+// same (the default, from internal/defaults).
 type Options struct {
-	// Ports carry MQTT in clear text (nil: 1883, 8883). MQTT on any other
-	// port is recognised when a client stream starts with CONNECT.
+	// Ports carry MQTT in clear text (nil or empty: 1883, 8883). MQTT on
+	// any other port is recognised when a client stream starts with
+	// CONNECT.
 	Ports []uint16
-	// TLSPorts carry MQTT over TLS (nil: 8883); connections are counted
-	// (event.TLS) and not decoded.
+	// TLSPorts carry MQTT over TLS (nil or empty: 8883); connections are
+	// counted (event.TLS) and not decoded. A port in both lists is TLS.
 	TLSPorts []uint16
 	// Workers is the number of goroutines flows are hashed to (0: 1). With
 	// one worker everything runs on the calling goroutine.
@@ -41,12 +44,14 @@ type Options struct {
 	MaxPacketSize int
 }
 
-func (o Options) withDefaults() Options {
-	if o.Ports == nil {
-		o.Ports = []uint16{1883, 8883}
+// setDefaults replaces every zero field (and empty port list) by its
+// default.
+func (o *Options) setDefaults() {
+	if len(o.Ports) == 0 {
+		o.Ports = defaults.MQTTPorts()
 	}
-	if o.TLSPorts == nil {
-		o.TLSPorts = []uint16{8883}
+	if len(o.TLSPorts) == 0 {
+		o.TLSPorts = defaults.TLSPorts()
 	}
 	if o.Workers <= 0 {
 		o.Workers = 1
@@ -63,7 +68,6 @@ func (o Options) withDefaults() Options {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 10 * time.Minute
 	}
-	return o
 }
 
 func (o *Options) validate() error {
@@ -116,7 +120,8 @@ type Pipeline struct {
 
 // New checks opts and returns a pipeline that calls h for every event.
 func New(opts Options, h event.Handler) (*Pipeline, error) {
-	o := opts.withDefaults()
+	o := opts
+	o.setDefaults()
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("capture options: %w", err)
 	}

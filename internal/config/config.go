@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"mqttids/internal/defaults"
 )
 
 // Config is every setting of mqttids. The yaml tag is the config key, the
@@ -40,6 +42,7 @@ type Config struct {
 // CaptureConfig bounds the capture stage.
 type CaptureConfig struct {
 	TLSPorts       []uint16      `yaml:"tls_ports" help:"ports carrying MQTT over TLS: connections counted, not decoded" verbs:"replay,run,decode"`
+	WebSocketPorts []uint16      `yaml:"websocket_ports" help:"ports carrying MQTT over WebSocket, passed by the eBPF filter (not decoded yet; empty: none)" verbs:"run"`
 	MaxFlows       int           `yaml:"max_flows" help:"most TCP flows tracked at once; the oldest idle one is evicted beyond it (0: default)" verbs:"replay,run,decode"`
 	MaxFlowBuffer  int           `yaml:"max_flow_buffer" help:"most out-of-order bytes buffered per flow direction (0: default)" verbs:"replay,run,decode"`
 	MaxBufferTotal int           `yaml:"max_buffer_total" help:"most out-of-order bytes buffered over all flows (0: default)" verbs:"replay,run,decode"`
@@ -87,11 +90,11 @@ type BlockConfig struct {
 func Default() Config {
 	return Config{
 		Alerts:    []string{"-"},
-		Ports:     []uint16{1883, 8883},
+		Ports:     defaults.MQTTPorts(),
 		Workers:   1,
 		LogFormat: "text",
 		LogLevel:  "info",
-		Capture:   CaptureConfig{TLSPorts: []uint16{8883}},
+		Capture:   CaptureConfig{TLSPorts: defaults.TLSPorts(), WebSocketPorts: defaults.WebSocketPorts()},
 	}
 }
 
