@@ -49,7 +49,7 @@ func newEngine(p *Pipeline) *engine {
 		if n > 1 {
 			out = &outBatch{}
 		}
-		e.workers = append(e.workers, newWorker(&p.opts, n, out))
+		e.workers = append(e.workers, newWorker(&p.opts, &p.plan, out))
 	}
 	if n > 1 {
 		for r := range e.rounds {

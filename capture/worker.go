@@ -74,18 +74,18 @@ type worker struct {
 	pub      published
 }
 
-func newWorker(o *Options, share int, out emitter) *worker {
+func newWorker(o *Options, pl *Plan, out emitter) *worker {
 	w := &worker{
 		opts:     o,
 		ports:    newPortSet(o.Ports),
 		tls:      newPortSet(o.TLSPorts),
-		maxFlows: max(1, o.MaxFlows/share),
+		maxFlows: pl.MaxFlows,
 		out:      out,
 	}
 	w.st.byRule = make(map[string]uint64)
 	w.lim = reasmLimits{
-		maxFlow:  o.MaxFlowBuffer,
-		maxTotal: max(o.MaxFlowBuffer, o.MaxBufferTotal/share),
+		maxFlow:  pl.MaxFlowBuffer,
+		maxTotal: pl.MaxBufferTotal,
 		total:    &w.total,
 		pool:     &w.pool,
 		dropped:  &w.st.dropped,

@@ -37,6 +37,10 @@ type Options struct {
 	// Live: packet timestamps are wall-clock time, so the lag from packet
 	// to detection is measured (sampled) for the metrics.
 	Live bool
+	// Capture is the capture layout `run` computed (fanout sockets as
+	// Sources, the kernel filter); nil: CaptureOptions(&Config), one
+	// engine of Config.Workers shards.
+	Capture *capture.Options
 }
 
 // Sensor is one configured pipeline.
@@ -61,11 +65,13 @@ type Sensor struct {
 	closeErr  error
 }
 
-// CaptureOptions maps the configuration onto the capture stage.
+// CaptureOptions maps the configuration onto the capture stage of one
+// engine (replay, decode); `run` sets Sources and KernelFilter on top.
 func CaptureOptions(cfg *config.Config) capture.Options {
 	return capture.Options{
 		Ports:          cfg.Ports,
 		TLSPorts:       cfg.Capture.TLSPorts,
+		WebSocketPorts: cfg.Capture.WebSocketPorts,
 		Workers:        cfg.Workers,
 		MaxFlows:       cfg.Capture.MaxFlows,
 		MaxFlowBuffer:  cfg.Capture.MaxFlowBuffer,
@@ -171,7 +177,11 @@ func New(opts Options) (s *Sensor, err error) {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10), // 50 µs … 13 s
 		})}
 	s.servers = serverTracker{bl: bl, seen: map[netip.Addr]struct{}{}}
-	cp, err := capture.New(CaptureOptions(&cfg), event.HandlerFunc(s.handle))
+	co := CaptureOptions(&cfg)
+	if opts.Capture != nil {
+		co = *opts.Capture
+	}
+	cp, err := capture.New(co, event.HandlerFunc(s.handle))
 	if err != nil {
 		return nil, err
 	}
