@@ -93,7 +93,7 @@ func (c *conv) fin() *conv {
 }
 
 // session is the standard conversation.
-func session(cli, srv string) *conv {
+func tcpSession(cli, srv string) *conv {
 	return newConv(cli, srv).handshake().
 		send(true, msgConnect).send(false, msgConnack).
 		send(true, msgSubscribe).send(false, msgSuback).
@@ -119,7 +119,7 @@ const (
 )
 
 func craftedCases() []craftedCase {
-	std := func() []capturetest.Segment { return session(cliAddr, srvAddr).segs }
+	std := func() []capturetest.Segment { return tcpSession(cliAddr, srvAddr).segs }
 	stdWant := []string{"tcp_open", "CONNECT", "client_id=crafted user=user", "CONNACK", "SUBSCRIBE", "SUBACK", "topic=a/b qos=1 id=2", "PUBACK", "DISCONNECT", "tcp_close fin disconnect=true"}
 	return []craftedCase{
 		{name: "ethernet", file: "ethernet.pcap", link: layers.LinkTypeEthernet, segs: std, want: stdWant},
@@ -132,7 +132,7 @@ func craftedCases() []craftedCase {
 		{name: "ipv4 link type", file: "ipv4.pcap", link: layers.LinkTypeIPv4, segs: std, want: stdWant},
 		{name: "null", file: "null.pcap", link: layers.LinkTypeNull, segs: std, want: stdWant},
 		{name: "loop", file: "loop.pcap", link: layers.LinkTypeLoop, segs: std, want: stdWant},
-		{name: "ipv6", file: "ipv6.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment { return session("[2001:db8::10]:40001", "[2001:db8::1]:1883").segs }, want: stdWant},
+		{name: "ipv6", file: "ipv6.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment { return tcpSession("[2001:db8::10]:40001", "[2001:db8::1]:1883").segs }, want: stdWant},
 		{name: "pcapng", file: "session.pcapng", link: layers.LinkTypeEthernet, segs: std, want: stdWant},
 		{name: "gzip", file: "session.pcap.gz", link: layers.LinkTypeEthernet, segs: std, want: stdWant},
 		{name: "pcapng with mixed link types", file: "mixed.pcapng", link: layers.LinkTypeEthernet, mixed: true, segs: std,
@@ -193,7 +193,7 @@ func craftedCases() []craftedCase {
 				send(true, msgBadQoS, msgPublish0).send(true, msgDisc).fin().segs
 		}, want: []string{"CONNECT", "malformed c>s PUBLISH", "MQTT-3.3.1-4", "topic=a/c", "DISCONNECT"}},
 		{name: "other port, CONNECT first", file: "otherport.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
-			return session(cliAddr, "198.51.100.1:12345").segs
+			return tcpSession(cliAddr, "198.51.100.1:12345").segs
 		}, want: []string{"tcp_open", "CONNECT", "PUBLISH", "tcp_close fin"}},
 		{name: "port reuse", file: "reuse.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			a := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack)
@@ -224,7 +224,7 @@ func writeCrafted(tc craftedCase) ([]byte, error) {
 		// interleave a second session, framed as Linux SLL on interface 1
 		var out [][]byte
 		var outCI []gopacket.CaptureInfo
-		for i, s := range session("192.0.2.11:40002", srvAddr).segs {
+		for i, s := range tcpSession("192.0.2.11:40002", srvAddr).segs {
 			f := capturetest.AppendFrame(nil, capturetest.FrameOptions{Link: layers.LinkTypeLinuxSLL}, &s)
 			out = append(out, frames[i], f)
 			ci := cis[i]

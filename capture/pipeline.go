@@ -10,6 +10,7 @@ import (
 
 	"mqttids/event"
 	"mqttids/internal/defaults"
+	"mqttids/session"
 )
 
 // Options configure a Pipeline. The zero value of every field means the
@@ -308,6 +309,7 @@ func (e *engine) handle(ev *event.Event) {
 type published struct {
 	mu     sync.Mutex
 	c      counters
+	app    session.Counters // ByRule nil: see byRule
 	disp   dispCounters
 	byRule map[string]uint64
 }
@@ -318,21 +320,24 @@ type dispCounters struct {
 	first, last                             time.Time
 }
 
-func (pb *published) store(c *counters, d *dispCounters) {
+func (pb *published) store(c *counters, a *session.Counters, d *dispCounters) {
 	pb.mu.Lock()
 	if c != nil {
-		byRule := pb.byRule
 		pb.c = *c
-		pb.c.byRule = nil
-		if len(c.byRule) != len(byRule) || c.malformed != pb.c.malformed {
-			if byRule == nil {
-				byRule = make(map[string]uint64, len(c.byRule))
+	}
+	if a != nil {
+		// The map is copied only when a violation was counted since the
+		// last snapshot.
+		if a.Malformed != pb.app.Malformed || len(a.ByRule) != len(pb.byRule) {
+			if pb.byRule == nil {
+				pb.byRule = make(map[string]uint64, len(a.ByRule))
 			}
-			for k, v := range c.byRule {
-				byRule[k] = v
+			for k, v := range a.ByRule {
+				pb.byRule[k] = v
 			}
 		}
-		pb.byRule = byRule
+		pb.app = *a
+		pb.app.ByRule = nil
 	}
 	if d != nil {
 		pb.disp = *d
@@ -356,14 +361,14 @@ func (pb *published) addTo(s *Stats) {
 		s.LastTime = d.last
 	}
 	s.TCPFlows += c.tcpFlows
-	s.MQTTConnections += c.mqttConns
-	s.MQTTPackets += c.mqttPackets
-	s.Malformed += c.malformed
+	s.MQTTConnections += pb.app.Conns
+	s.MQTTPackets += pb.app.Packets
+	s.Malformed += pb.app.Malformed
 	s.ReassemblyGaps += c.gaps
 	s.Dropped += c.dropped
 	s.Evicted += c.evicted
 	s.TLSConnections += c.tls
-	for i, v := range c.byType {
+	for i, v := range pb.app.ByType {
 		s.MQTTByType[i] += v
 	}
 	for k, v := range pb.byRule {
