@@ -376,7 +376,10 @@ func (pb *published) addTo(s *Stats) {
 	}
 }
 
-// readErr wraps a source error that is not already a FileSource error.
+// readErr maps a source's read error to the engine's result: io.EOF (the
+// end of a file, or a live source after Close) is a clean end, nil; any
+// other error is returned unchanged — a FileSource error already names the
+// file and offset, and nothing is wrapped here.
 func readErr(err error) error {
 	if err == io.EOF {
 		return nil
