@@ -21,7 +21,7 @@ import (
 // help tag the flag's usage, and the verbs tag the verbs that take the flag
 // (empty: replay and run).
 type Config struct {
-	Rules   []string `yaml:"rules" help:"rule file adding to or overriding built-in rules by id (repeatable)" verbs:"replay,run,decode"`
+	Rules   []string `yaml:"rules" help:"rule file adding to or overriding built-in rules by id (repeatable)" verbs:"replay,run"`
 	Alerts  []string `yaml:"alerts" help:"alert sink: - (stdout), file:PATH, kafka://HOST:PORT[,HOST:PORT]/TOPIC (repeatable)"`
 	Ports   []uint16 `yaml:"ports" help:"MQTT ports; MQTT on other ports is recognised from its first CONNECT" verbs:"replay,run,decode"`
 	Stats   string   `yaml:"stats" help:"write run statistics as JSON to this file at exit"`
@@ -30,8 +30,8 @@ type Config struct {
 
 	Interface   string `yaml:"interface" help:"network interface to capture on" verbs:"run"`
 	MetricsAddr string `yaml:"metrics_addr" help:"serve Prometheus /metrics and /healthz on this address (empty: off)" verbs:"run"`
-	LogFormat   string `yaml:"log_format" help:"log format: text or json" verbs:"replay,run,decode"`
-	LogLevel    string `yaml:"log_level" help:"log level: debug, info, warn, error" verbs:"replay,run,decode"`
+	LogFormat   string `yaml:"log_format" help:"log format: text or json" verbs:"replay,run"`
+	LogLevel    string `yaml:"log_level" help:"log level: debug, info, warn, error" verbs:"replay,run"`
 
 	Capture CaptureConfig `yaml:"capture"`
 	Detect  DetectConfig  `yaml:"detect"`
