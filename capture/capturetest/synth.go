@@ -118,6 +118,19 @@ type SynthOptions struct {
 	Port    uint16  // broker port (0: 1883)
 }
 
+// setDefaults replaces the zero fields by their defaults.
+func (o *SynthOptions) setDefaults() {
+	if o.Packets <= 0 {
+		o.Packets = 1_000_000
+	}
+	if o.Flows <= 0 {
+		o.Flows = 1000
+	}
+	if o.Port == 0 {
+		o.Port = 1883
+	}
+}
+
 // synthFlow is one synthetic client connection.
 type synthFlow struct {
 	cli, srv   netip.AddrPort
@@ -134,15 +147,7 @@ type synthFlow struct {
 // QoS 0 PUBLISH packets from the client (a PINGREQ/PINGRESP now and then),
 // with o.Reorder of the PUBLISH segments swapped with their successor.
 func WriteSynthetic(w io.Writer, o SynthOptions) error {
-	if o.Packets <= 0 {
-		o.Packets = 1_000_000
-	}
-	if o.Flows <= 0 {
-		o.Flows = 1000
-	}
-	if o.Port == 0 {
-		o.Port = 1883
-	}
+	o.setDefaults()
 	bw := bufio.NewWriterSize(w, 1<<20)
 	pw := pcapgo.NewWriter(bw)
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {

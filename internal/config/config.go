@@ -26,7 +26,7 @@ type Config struct {
 	Ports   []uint16 `yaml:"ports" help:"MQTT ports; MQTT on other ports is recognised from its first CONNECT" verbs:"replay,run,decode"`
 	Stats   string   `yaml:"stats" help:"write run statistics as JSON to this file at exit"`
 	Quiet   bool     `yaml:"quiet" short:"q" help:"no summary or progress on stderr"`
-	Workers int      `yaml:"workers" help:"capture workers (flows are hashed to workers; results do not depend on it)" verbs:"replay,run,decode"`
+	Workers int      `yaml:"workers" help:"capture workers: replay hashes flows to N goroutines, run opens N fanout sockets (0 in run: one per CPU); caps are divided over them, and a replay gives the same output for any N unless a cap is hit" verbs:"replay,run,decode"`
 
 	Interface   string `yaml:"interface" help:"network interface to capture on" verbs:"run"`
 	MetricsAddr string `yaml:"metrics_addr" help:"serve Prometheus /metrics and /healthz on this address (empty: off)" verbs:"run"`

@@ -29,7 +29,7 @@ import (
 type Options struct {
 	Config config.Config
 	Stdout io.Writer      // the "-" sink; default os.Stdout
-	Logger *slog.Logger   // default: discard
+	Logger *slog.Logger   // nil: discard
 	Extra  alerts.Emitter // also receives every alert and block event (tests)
 	// Enforcers are added to those of the configuration (e.g. the XDP
 	// enforcer, which only `run` can attach).
@@ -41,6 +41,14 @@ type Options struct {
 	// Sources, the kernel filter); nil: CaptureOptions(&Config), one
 	// engine of Config.Workers shards.
 	Capture *capture.Options
+}
+
+// setDefaults fills the zero fields that New does not leave to a stage
+// (a nil Stdout is the sinks' default, os.Stdout).
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 }
 
 // Sensor is one configured pipeline.
@@ -87,10 +95,8 @@ func New(opts Options) (s *Sensor, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	opts.setDefaults()
 	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	rs, err := rules.Load(cfg.Rules, rules.LoadOptions{})
 	if err != nil {
 		return nil, err
