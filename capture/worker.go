@@ -203,7 +203,7 @@ func (w *worker) open(pi *pktInfo, key *flowKey, hash uint64, fromA bool, ts tim
 		clientIsSrc = true
 	case w.ports.has(pi.sport) || w.tls.has(pi.sport):
 		clientIsSrc = false
-	case looksLikeConnect(pi.payload):
+	case session.LooksLikeConnect(pi.payload):
 		clientIsSrc = true
 	default:
 		return nil

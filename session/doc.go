@@ -22,8 +22,10 @@
 // handshake events and, for NULL ciphers, plaintext to the MQTT framer —
 // and MQTT over WebSocket (issue 14) as websocket.go — an HTTP Upgrade and
 // RFC 6455 frame session whose unmasked binary payload feeds the same MQTT
-// framer. capture decides which session a connection starts with (its
-// ports, capture.Plan); the session layer may switch it (an Upgrade seen).
+// framer. capture decides which session a connection starts with, from
+// its ports (capture.Plan) or from a recogniser here (LooksLikeConnect
+// today; a ClientHello with ALPN mqtt or an HTTP Upgrade next); the
+// session layer may switch it (an Upgrade seen).
 //
 // The one gotcha: lifetimes. An event handed to the Emitter, its Packet and
 // its Err point into the framer and the Layer's reused packet: they are

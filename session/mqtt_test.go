@@ -82,3 +82,23 @@ func TestDeliverAllocs(t *testing.T) {
 type emitFunc func(*event.Event)
 
 func (f emitFunc) Emit(ev *event.Event) { f(ev) }
+
+func TestLooksLikeConnect(t *testing.T) {
+	v31 := []byte{0x10, 16, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 0x02, 0, 60, 0, 2, 'c', '1'}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"v3.1.1", connect, true},
+		{"v3.1", v31, true},
+		{"publish", publish, false},
+		{"short", connect[:7], false},
+		{"other protocol name", []byte{0x10, 14, 0, 4, 'M', 'Q', 'T', 'X', 4, 0x02, 0, 60, 0, 2, 'c', '1'}, false},
+		{"tls record", []byte{0x16, 0x03, 0x01, 0x00, 0x10, 0x01, 0, 0, 0x0c, 3, 3}, false},
+	} {
+		if got := LooksLikeConnect(tc.b); got != tc.want {
+			t.Errorf("%s: LooksLikeConnect = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
