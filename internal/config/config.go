@@ -39,9 +39,10 @@ type Config struct {
 	Block   BlockConfig   `yaml:"block"`
 }
 
-// CaptureConfig bounds the capture stage.
+// CaptureConfig bounds the capture stage. For the port lists nil and empty
+// mean the same: the default of internal/defaults (none for WebSocket).
 type CaptureConfig struct {
-	TLSPorts       []uint16      `yaml:"tls_ports" help:"ports carrying MQTT over TLS: connections counted, not decoded" verbs:"replay,run,decode"`
+	TLSPorts       []uint16      `yaml:"tls_ports" help:"ports carrying MQTT over TLS: connections counted, not decoded (empty: the default, 8883)" verbs:"replay,run,decode"`
 	WebSocketPorts []uint16      `yaml:"websocket_ports" help:"ports carrying MQTT over WebSocket, passed by the eBPF filter (not decoded yet; empty: none)" verbs:"run"`
 	MaxFlows       int           `yaml:"max_flows" help:"most TCP flows tracked at once; the oldest idle one is evicted beyond it (0: default)" verbs:"replay,run,decode"`
 	MaxFlowBuffer  int           `yaml:"max_flow_buffer" help:"most out-of-order bytes buffered per flow direction (0: default)" verbs:"replay,run,decode"`
