@@ -14,18 +14,18 @@ var ErrNotSupported = errors.New("ebpf capture and enforcement need linux")
 // ErrClosed is returned by methods called after Close.
 var ErrClosed = errors.New("bpf object closed")
 
-// DefaultPorts are the MQTT ports the socket filter passes when
-// FilterOptions.Ports is empty: plain MQTT and MQTT over TLS.
-var DefaultPorts = []uint16{1883, 8883}
-
 const defaultMaxEntries = 65536
 
 // FilterOptions configures NewFilter. The zero value means defaults.
 type FilterOptions struct {
-	// Ports whose TCP traffic passes the filter; empty means DefaultPorts.
+	// Ports whose TCP traffic passes the filter; nil or empty means the
+	// default MQTT, TLS and WebSocket ports (internal/defaults.FilterPorts).
 	Ports []uint16
-	// MaxFlows caps the table of flows recognised as MQTT on other ports
-	// (least recently used entries are evicted); 0 means 65536.
+	// MaxFlows sizes the program's table of flows passed on other ports
+	// (mqtt_flows, LRU); 0 means 65536. Userspace no longer fills it: a
+	// flow on an unlisted port cannot be learned from frames the filter
+	// dropped, so live any-port MQTT needs the filter off (see
+	// capture.Plan.AnyPort).
 	MaxFlows int
 	// MaxSources caps the per-source SYN/RST table (LRU); 0 means 65536.
 	MaxSources int
@@ -43,7 +43,7 @@ type SourceCount struct {
 type FilterStats struct {
 	Seen     uint64 // frames the filter ran on
 	Passed   uint64 // frames passed to the capture ring
-	FlowHits uint64 // frames passed because their flow was added with AddFlow
+	FlowHits uint64 // frames passed because of the mqtt_flows table (0 while nothing fills it)
 }
 
 // AttachMode says how the drop program is attached to an interface.

@@ -20,20 +20,6 @@ func (f *Filter) FD() int { return -1 }
 // AddPort returns ErrNotSupported.
 func (f *Filter) AddPort(port uint16) error { return ErrNotSupported }
 
-// RemovePort returns ErrNotSupported.
-func (f *Filter) RemovePort(port uint16) error { return ErrNotSupported }
-
-// AddFlow returns ErrNotSupported.
-func (f *Filter) AddFlow(client, server netip.AddrPort) error { return ErrNotSupported }
-
-// RemoveFlow returns ErrNotSupported.
-func (f *Filter) RemoveFlow(client, server netip.AddrPort) error { return ErrNotSupported }
-
-// SourceCount returns ErrNotSupported.
-func (f *Filter) SourceCount(a netip.Addr) (SourceCount, bool, error) {
-	return SourceCount{}, false, ErrNotSupported
-}
-
 // SourceCounts returns ErrNotSupported.
 func (f *Filter) SourceCounts(dst []SourceCount) ([]SourceCount, error) { return dst, ErrNotSupported }
 

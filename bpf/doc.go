@@ -4,14 +4,17 @@
 //
 // What it owns:
 //   - filter.c (mqtt_filter, a socket filter): passes TCP to or from a port
-//     in a port map (FilterOptions.Ports, 1883 and 8883 by default) and the
-//     flows userspace added (Filter.AddFlow, for MQTT on other ports); drops
-//     everything else before the kernel copies it into the capture ring, so
-//     non-MQTT traffic on a busy span port costs one program run per frame.
-//     On the way it counts, per source address (IPv4 mapped to 16 bytes, an
-//     LRU table), SYNs without ACK to an MQTT port and RSTs on MQTT traffic
-//     (Filter.SourceCount, Filter.SourceCounts): connect storms stay visible
-//     when userspace falls behind and the ring drops. Handles up to two
+//     in a port map (FilterOptions.Ports: `run` gives it capture.Plan's
+//     FilterPorts, the MQTT, TLS and WebSocket ports; internal/defaults'
+//     FilterPorts when empty) and frames of flows in an LRU flow table that
+//     userspace does not fill (a flow on another port cannot be learned
+//     from frames the filter dropped, so live any-port MQTT needs the
+//     filter off); drops everything else before the kernel copies it into
+//     the capture ring, so non-MQTT traffic on a busy span port costs one
+//     program run per frame. On the way it counts, per source address
+//     (IPv4 mapped to 16 bytes, an LRU table), SYNs without ACK to an MQTT
+//     port and RSTs on MQTT traffic (Filter.SourceCounts): connect storms
+//     stay visible when userspace falls behind and the ring drops. Handles up to two
 //     VLAN tags in the frame, IPv4 and IPv6 (hop-by-hop, routing,
 //     destination and fragment headers); drops non-first IP fragments.
 //   - block.c (xdp_block, tc_block): drops frames whose source is in an LPM

@@ -1,12 +1,11 @@
 package bpf
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
 
-	"github.com/cilium/ebpf"
+	"mqttids/internal/defaults"
 )
 
 // Filter is the loaded MQTT socket filter and its maps. Attach it to
@@ -36,7 +35,7 @@ func NewFilter(o FilterOptions) (*Filter, error) {
 	f := &Filter{objs: objs}
 	ports := o.Ports
 	if len(ports) == 0 {
-		ports = DefaultPorts
+		ports = defaults.FilterPorts()
 	}
 	for _, p := range ports {
 		if err := f.AddPort(p); err != nil {
@@ -69,83 +68,6 @@ func (f *Filter) AddPort(port uint16) error {
 		return fmt.Errorf("add mqtt port %d: %w", port, err)
 	}
 	return nil
-}
-
-// RemovePort stops passing traffic because of port. Removing a port that
-// is not there is not an error.
-func (f *Filter) RemovePort(port uint16) error {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.objs == nil {
-		return ErrClosed
-	}
-	if err := f.objs.MqttPorts.Delete(port); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("remove mqtt port %d: %w", port, err)
-	}
-	return nil
-}
-
-func flowKey(client, server netip.AddrPort) filterFlow {
-	var k filterFlow
-	k.Src.B = client.Addr().As16()
-	k.Dst.B = server.Addr().As16()
-	k.Sport = client.Port()
-	k.Dport = server.Port()
-	return k
-}
-
-// AddFlow makes both directions of the TCP flow client → server pass the
-// filter, for MQTT on a port that is not in the port map when the flow is
-// known from elsewhere (configuration, a broker's connection list, another
-// sensor): frames the filter drops never reach userspace, so the decoder
-// cannot discover such flows by itself. Frames client → server count as
-// towards MQTT (SYNs are counted). The table is LRU: old flows fall out when
-// it is full.
-func (f *Filter) AddFlow(client, server netip.AddrPort) error {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.objs == nil {
-		return ErrClosed
-	}
-	k := flowKey(client, server)
-	if err := f.objs.MqttFlows.Put(&k, uint8(1)); err != nil {
-		return fmt.Errorf("add mqtt flow %s-%s: %w", client, server, err)
-	}
-	return nil
-}
-
-// RemoveFlow removes a flow added with AddFlow (same orientation).
-// Removing a flow that is not there is not an error.
-func (f *Filter) RemoveFlow(client, server netip.AddrPort) error {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.objs == nil {
-		return ErrClosed
-	}
-	k := flowKey(client, server)
-	if err := f.objs.MqttFlows.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("remove mqtt flow %s-%s: %w", client, server, err)
-	}
-	return nil
-}
-
-// SourceCount returns the SYN/RST counts of one address; false when the
-// address has none (or was evicted).
-func (f *Filter) SourceCount(a netip.Addr) (SourceCount, bool, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.objs == nil {
-		return SourceCount{}, false, ErrClosed
-	}
-	k := filterAddr{B: a.As16()}
-	var v filterSrcCount
-	if err := f.objs.SrcCounts.Lookup(&k, &v); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return SourceCount{Addr: a}, false, nil
-		}
-		return SourceCount{}, false, fmt.Errorf("look up source %s: %w", a, err)
-	}
-	return SourceCount{Addr: a, SYN: v.Syn, RST: v.Rst}, true, nil
 }
 
 // SourceCounts appends the SYN/RST counts of every address in the table to

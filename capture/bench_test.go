@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"mqttids/capture/capturetest"
 	"mqttids/event"
 )
 
@@ -29,7 +30,7 @@ var benchData = sync.OnceValues(func() ([]byte, error) {
 		return os.ReadFile(path)
 	}
 	var buf bytes.Buffer
-	err := WriteSynthetic(&buf, SynthOptions{Packets: 300_000, Flows: 1000, Reorder: 0.03, Seed: 1})
+	err := capturetest.WriteSynthetic(&buf, capturetest.SynthOptions{Packets: 300_000, Flows: 1000, Reorder: 0.03, Seed: 1})
 	return buf.Bytes(), err
 })
 
@@ -136,7 +137,7 @@ func BenchmarkReplayWorkers2(b *testing.B) { benchReplay(b, 2) }
 // The hand parser against gopacket's DecodingLayerParser on one frame
 // (the claim in parse.go).
 func benchFrame() []byte {
-	return AppendFrame(nil, FrameOptions{Link: layers.LinkTypeEthernet}, &Segment{
+	return capturetest.AppendFrame(nil, capturetest.FrameOptions{Link: layers.LinkTypeEthernet}, &capturetest.Segment{
 		Src: loopCli, Dst: loopSrv, Seq: 1, Ack: 1, Flags: 0x18, Payload: msgPublish,
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"mqttids/capture/capturetest"
 	"mqttids/event"
 )
 
@@ -53,7 +54,7 @@ var (
 type conv struct {
 	cli, srv   netip.AddrPort
 	cseq, sseq uint32
-	segs       []Segment
+	segs       []capturetest.Segment
 }
 
 func newConv(cli, srv string) *conv {
@@ -62,9 +63,9 @@ func newConv(cli, srv string) *conv {
 
 func (c *conv) handshake() *conv {
 	c.segs = append(c.segs,
-		Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Flags: tcpSYN},
-		Segment{Src: c.srv, Dst: c.cli, Seq: c.sseq, Ack: c.cseq + 1, Flags: tcpSYN | tcpACK},
-		Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq + 1, Ack: c.sseq + 1, Flags: tcpACK})
+		capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Flags: tcpSYN},
+		capturetest.Segment{Src: c.srv, Dst: c.cli, Seq: c.sseq, Ack: c.cseq + 1, Flags: tcpSYN | tcpACK},
+		capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq + 1, Ack: c.sseq + 1, Flags: tcpACK})
 	c.cseq++
 	c.sseq++
 	return c
@@ -74,10 +75,10 @@ func (c *conv) handshake() *conv {
 func (c *conv) send(fromClient bool, data ...[]byte) *conv {
 	p := bytes.Join(data, nil)
 	if fromClient {
-		c.segs = append(c.segs, Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Ack: c.sseq, Flags: 0x18, Payload: p})
+		c.segs = append(c.segs, capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Ack: c.sseq, Flags: 0x18, Payload: p})
 		c.cseq += uint32(len(p))
 	} else {
-		c.segs = append(c.segs, Segment{Src: c.srv, Dst: c.cli, Seq: c.sseq, Ack: c.cseq, Flags: 0x18, Payload: p})
+		c.segs = append(c.segs, capturetest.Segment{Src: c.srv, Dst: c.cli, Seq: c.sseq, Ack: c.cseq, Flags: 0x18, Payload: p})
 		c.sseq += uint32(len(p))
 	}
 	return c
@@ -85,14 +86,14 @@ func (c *conv) send(fromClient bool, data ...[]byte) *conv {
 
 func (c *conv) fin() *conv {
 	c.segs = append(c.segs,
-		Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Ack: c.sseq, Flags: tcpFIN | tcpACK},
-		Segment{Src: c.srv, Dst: c.cli, Seq: c.sseq, Ack: c.cseq + 1, Flags: tcpFIN | tcpACK},
-		Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq + 1, Ack: c.sseq + 1, Flags: tcpACK})
+		capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Ack: c.sseq, Flags: tcpFIN | tcpACK},
+		capturetest.Segment{Src: c.srv, Dst: c.cli, Seq: c.sseq, Ack: c.cseq + 1, Flags: tcpFIN | tcpACK},
+		capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq + 1, Ack: c.sseq + 1, Flags: tcpACK})
 	return c
 }
 
 // session is the standard conversation.
-func session(cli, srv string) *conv {
+func tcpSession(cli, srv string) *conv {
 	return newConv(cli, srv).handshake().
 		send(true, msgConnect).send(false, msgConnack).
 		send(true, msgSubscribe).send(false, msgSuback).
@@ -105,7 +106,7 @@ type craftedCase struct {
 	file  string // file name under testdata/crafted
 	link  layers.LinkType
 	vlans []uint16
-	segs  func() []Segment
+	segs  func() []capturetest.Segment
 	// what the replay must show, checked in addition to the golden file
 	mixed   bool     // pcapng: a second session on an interface with link type Linux SLL
 	want    []string // substrings that must appear in order in the event lines
@@ -118,7 +119,7 @@ const (
 )
 
 func craftedCases() []craftedCase {
-	std := func() []Segment { return session(cliAddr, srvAddr).segs }
+	std := func() []capturetest.Segment { return tcpSession(cliAddr, srvAddr).segs }
 	stdWant := []string{"tcp_open", "CONNECT", "client_id=crafted user=user", "CONNACK", "SUBSCRIBE", "SUBACK", "topic=a/b qos=1 id=2", "PUBACK", "DISCONNECT", "tcp_close fin disconnect=true"}
 	return []craftedCase{
 		{name: "ethernet", file: "ethernet.pcap", link: layers.LinkTypeEthernet, segs: std, want: stdWant},
@@ -131,7 +132,7 @@ func craftedCases() []craftedCase {
 		{name: "ipv4 link type", file: "ipv4.pcap", link: layers.LinkTypeIPv4, segs: std, want: stdWant},
 		{name: "null", file: "null.pcap", link: layers.LinkTypeNull, segs: std, want: stdWant},
 		{name: "loop", file: "loop.pcap", link: layers.LinkTypeLoop, segs: std, want: stdWant},
-		{name: "ipv6", file: "ipv6.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment { return session("[2001:db8::10]:40001", "[2001:db8::1]:1883").segs }, want: stdWant},
+		{name: "ipv6", file: "ipv6.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment { return tcpSession("[2001:db8::10]:40001", "[2001:db8::1]:1883").segs }, want: stdWant},
 		{name: "pcapng", file: "session.pcapng", link: layers.LinkTypeEthernet, segs: std, want: stdWant},
 		{name: "gzip", file: "session.pcap.gz", link: layers.LinkTypeEthernet, segs: std, want: stdWant},
 		{name: "pcapng with mixed link types", file: "mixed.pcapng", link: layers.LinkTypeEthernet, mixed: true, segs: std,
@@ -140,28 +141,28 @@ func craftedCases() []craftedCase {
 		{name: "truncated", file: "truncated.pcap", link: layers.LinkTypeEthernet, segs: std,
 			want:    []string{"tcp_open", "CONNECT", "CONNACK", "SUBSCRIBE"},
 			wantErr: "truncated.pcap: offset 568: truncated or corrupt record: unexpected EOF"},
-		{name: "out of order", file: "ooo.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "out of order", file: "ooo.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack).
 				send(true, msgSubscribe).send(true, msgPublish).send(true, msgPing).send(true, msgDisc).fin()
 			s := c.segs
 			s[5], s[8] = s[8], s[5] // DISCONNECT, PUBLISH, PINGREQ, SUBSCRIBE
 			return s
 		}, want: []string{"CONNECT", "CONNACK", "SUBSCRIBE", "topic=a/b qos=1 id=2", "PINGREQ", "DISCONNECT", "tcp_close fin disconnect=true"}},
-		{name: "overlap with different bytes", file: "overlap.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "overlap with different bytes", file: "overlap.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			s := std()
 			evil := s[7] // the PUBLISH segment, sent again with other bytes
 			evil.Payload = msgPublishX
 			// original first: first seen wins, the retransmission is ignored
-			return append(s[:8:8], append([]Segment{evil}, s[8:]...)...)
+			return append(s[:8:8], append([]capturetest.Segment{evil}, s[8:]...)...)
 		}, want: stdWant},
-		{name: "byte by byte", file: "bytewise.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "byte by byte", file: "bytewise.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack)
 			for _, b := range msgPublish {
 				c.send(true, []byte{b})
 			}
 			return c.send(false, msgPuback).send(true, msgDisc).fin().segs
 		}, want: []string{"CONNECT", "CONNACK", "topic=a/b qos=1 id=2", "PUBACK", "DISCONNECT"}},
-		{name: "many packets per segment", file: "batched.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "many packets per segment", file: "batched.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack)
 			var many [][]byte
 			for range 20 {
@@ -169,39 +170,39 @@ func craftedCases() []craftedCase {
 			}
 			return c.send(true, many...).send(true, msgPing, msgDisc).fin().segs
 		}, want: []string{"CONNECT", "topic=a/c qos=0", "topic=a/c qos=0", "PINGREQ", "DISCONNECT"}},
-		{name: "mid-stream pickup", file: "midstream.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "mid-stream pickup", file: "midstream.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			c := newConv(cliAddr, srvAddr)
 			// starts inside a PUBLISH: its last 5 bytes, then whole packets
 			c.send(true, msgPublish[len(msgPublish)-5:], msgPublish0).send(false, msgPuback)
 			c.send(true, msgPublish0, msgPing)
 			return c.segs
 		}, want: []string{"tcp_open", "topic=a/c", "PUBACK", "topic=a/c", "PINGREQ", "tcp_close eof"}},
-		{name: "rst mid-packet", file: "rst.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "rst mid-packet", file: "rst.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack).send(true, msgPublish[:6])
-			c.segs = append(c.segs, Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Flags: tcpRST})
+			c.segs = append(c.segs, capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Flags: tcpRST})
 			return c.segs
 		}, want: []string{"CONNECT", "CONNACK", "tcp_close rst disconnect=false"}},
-		{name: "gap", file: "gap.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "gap", file: "gap.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack).
 				send(true, msgPublish).send(true, msgPublish0).send(true, msgDisc).fin()
 			s := c.segs
 			return append(s[:5:5], s[6:]...) // the PUBLISH QoS 1 segment is lost
 		}, want: []string{"CONNECT", "CONNACK", "gap c>s 12", "topic=a/c", "DISCONNECT", "tcp_close fin"}},
-		{name: "malformed", file: "malformed.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "malformed", file: "malformed.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			return newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack).
 				send(true, msgBadQoS, msgPublish0).send(true, msgDisc).fin().segs
 		}, want: []string{"CONNECT", "malformed c>s PUBLISH", "MQTT-3.3.1-4", "topic=a/c", "DISCONNECT"}},
-		{name: "other port, CONNECT first", file: "otherport.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
-			return session(cliAddr, "198.51.100.1:12345").segs
+		{name: "other port, CONNECT first", file: "otherport.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
+			return tcpSession(cliAddr, "198.51.100.1:12345").segs
 		}, want: []string{"tcp_open", "CONNECT", "PUBLISH", "tcp_close fin"}},
-		{name: "port reuse", file: "reuse.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "port reuse", file: "reuse.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			a := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack)
 			b := newConv(cliAddr, srvAddr)
 			b.cseq, b.sseq = 90000, 70000
 			b.handshake().send(true, msgConnect).send(false, msgConnack).send(true, msgDisc).fin()
 			return append(a.segs, b.segs...)
 		}, want: []string{"tcp_open", "CONNECT", "CONNACK", "tcp_close evicted", "tcp_open", "CONNECT", "CONNACK", "DISCONNECT", "tcp_close fin disconnect=true"}},
-		{name: "tls port", file: "tls.pcap", link: layers.LinkTypeEthernet, segs: func() []Segment {
+		{name: "tls port", file: "tls.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			return newConv(cliAddr, "198.51.100.1:8883").handshake().
 				send(true, []byte{0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0}).send(false, []byte{0x16, 3, 3, 0, 1, 2}).fin().segs
 		}, want: []string{"tcp_open", "tls", "tcp_close fin"}},
@@ -215,7 +216,7 @@ func writeCrafted(tc craftedCase) ([]byte, error) {
 	var frames [][]byte
 	var cis []gopacket.CaptureInfo
 	for i, s := range tc.segs() {
-		f := AppendFrame(nil, FrameOptions{Link: tc.link, VLANs: tc.vlans}, &s)
+		f := capturetest.AppendFrame(nil, capturetest.FrameOptions{Link: tc.link, VLANs: tc.vlans}, &s)
 		frames = append(frames, f)
 		cis = append(cis, gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)})
 	}
@@ -223,8 +224,8 @@ func writeCrafted(tc craftedCase) ([]byte, error) {
 		// interleave a second session, framed as Linux SLL on interface 1
 		var out [][]byte
 		var outCI []gopacket.CaptureInfo
-		for i, s := range session("192.0.2.11:40002", srvAddr).segs {
-			f := AppendFrame(nil, FrameOptions{Link: layers.LinkTypeLinuxSLL}, &s)
+		for i, s := range tcpSession("192.0.2.11:40002", srvAddr).segs {
+			f := capturetest.AppendFrame(nil, capturetest.FrameOptions{Link: layers.LinkTypeLinuxSLL}, &s)
 			out = append(out, frames[i], f)
 			ci := cis[i]
 			ci2 := gopacket.CaptureInfo{Timestamp: ci.Timestamp.Add(500 * time.Microsecond), CaptureLength: len(f), Length: len(f), InterfaceIndex: 1}

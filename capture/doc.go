@@ -1,24 +1,29 @@
-// Package capture turns captured frames into MQTT events: capture files
-// (pcap, pcapng with interfaces of mixed link types, either
-// gzip-compressed; format by magic number, not name) or any
-// Source (the live AF_PACKET source in capture/live) → link layer (Ethernet
-// with VLAN/QinQ, Linux SLL/SLL2, raw IP, BSD NULL/LOOP) → IPv4/IPv6 → TCP
-// connections → per-direction reassembly → decode.Framer → typed
-// event.Event values for a Handler (TCPOpen, TLS, MQTT, Malformed, Gap,
-// TCPClose), in packet order, with the packet timestamp as the clock.
+// Package capture moves bytes and flows: capture files (pcap, pcapng with
+// interfaces of mixed link types, either gzip-compressed; format by magic
+// number, not name) or any Source (the live AF_PACKET source in
+// capture/live) → link layer (Ethernet with VLAN/QinQ, Linux SLL/SLL2, raw
+// IP, BSD NULL/LOOP) → IPv4/IPv6 → TCP connections → per-direction
+// reassembly → the connection's session (package session, which decodes
+// MQTT) → typed event.Event values for a Handler (TCPOpen, TLS, MQTT,
+// Malformed, Gap, TCPClose), in packet order, with the packet timestamp as
+// the clock.
 //
-// It owns the flow table, the reassembly buffers and the per-connection
-// event.Conn (client id, username, version: strings made once per
-// connection). It does not interpret behaviour; detect does.
+// It owns the flow table, the reassembly buffers, the workers and the
+// capture Plan (shards, caps per shard, the ports a kernel filter must
+// pass). The application layer — framers, CONNECT, version inference,
+// validation and its counters, the per-connection event.Conn — is
+// session's; capture stores one session.State per connection and hands it
+// in-order bytes. It does not interpret behaviour; detect does.
 //
 // Design notes:
-//   - MQTT is recognised on the configured ports (default 1883, 8883) and
-//     on any port whose client stream starts with CONNECT (protocol name
-//     MQTT or MQIsdp); on other ports the connection is picked up at that
-//     CONNECT, not at its SYN. TLS ports (default 8883) are counted (TLS
-//     event), never decoded.
-//   - Reassembly is purpose-built (reasm.go says why gopacket's is not
-//     used): in-order data goes to the framer without a copy; out-of-order
+//   - MQTT is recognised on the configured ports (default 1883, 8883, from
+//     internal/defaults) and on any port whose client stream starts with
+//     CONNECT (protocol name MQTT or MQIsdp); on other ports the connection
+//     is picked up at that CONNECT, not at its SYN. Live with the eBPF
+//     filter, frames on other ports never arrive (Plan.AnyPort). TLS ports
+//     (default 8883) are counted (TLS event), never decoded.
+//   - Reassembly is purpose-built (BenchmarkReasm* in reasm_bench_test.go
+//     compares it with gopacket's reassembly): in-order data goes to the framer without a copy; out-of-order
 //     segments are copied into pooled buffers, capped per direction
 //     (MaxFlowBuffer) and per worker (MaxBufferTotal). Overlaps: first seen
 //     bytes win. When a cap is hit, or the peer acknowledges bytes the
@@ -32,8 +37,13 @@
 //     everything runs on the caller's goroutine and events go straight to
 //     the handler; with N > 1 the reader copies payloads into reused
 //     per-worker batches and merges the workers' event batches by (packet
-//     index, phase, tie), so the output is identical for any N as long as
-//     no cap (MaxFlows, MaxBufferTotal, both split per worker) is hit.
+//     index, phase, tie), so the output of a replay is identical for any N
+//     as long as no cap (MaxFlows, MaxBufferTotal, both split per shard) is
+//     hit: once one is, which flow is evicted or which segment dropped
+//     depends on the shard a flow hashed to. Live (`run`), each fanout
+//     socket is a Source with its own one-worker engine; the kernel's
+//     fanout decides the shards, and arrival order across sockets is not
+//     reproducible, so no such guarantee is made or tested there.
 //
 // The one gotcha: lifetimes. A frame from ZeroCopyReadPacketData is valid
 // until the next read, a decoded Packet until the framer's next call, and

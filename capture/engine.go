@@ -49,7 +49,7 @@ func newEngine(p *Pipeline) *engine {
 		if n > 1 {
 			out = &outBatch{}
 		}
-		e.workers = append(e.workers, newWorker(&p.opts, n, out))
+		e.workers = append(e.workers, newWorker(&p.opts, &p.plan, out))
 	}
 	if n > 1 {
 		for r := range e.rounds {
@@ -179,9 +179,9 @@ func (e *engine) outs(round []*inBatch) []*outBatch {
 }
 
 func (e *engine) publish() {
-	e.pub.store(nil, &e.d)
+	e.pub.store(nil, nil, &e.d)
 	for _, w := range e.workers {
-		w.pub.store(&w.st, nil)
+		w.pub.store(&w.st, &w.app.St, nil)
 	}
 }
 
@@ -329,7 +329,7 @@ func (e *engine) runSharded(ctx context.Context, src Source) error {
 					ip.pi.payload = b.data[ip.off : ip.off+ip.n]
 					w.packet(&ip.pi, &ip.key, ip.hash, ip.fromA, ip.ts, ip.seq)
 				}
-				w.pub.store(&w.st, nil)
+				w.pub.store(&w.st, &w.app.St, nil)
 				done <- b
 			}
 		}(e.workers[i], in[i], done[i])
@@ -352,7 +352,7 @@ func (e *engine) runSharded(ctx context.Context, src Source) error {
 		}
 		e.merge(e.outs(e.rounds[r]))
 		// workers publish their own counters; they may be busy now
-		e.pub.store(nil, &e.d)
+		e.pub.store(nil, nil, &e.d)
 	}
 	for r := 0; ; r ^= 1 {
 		if err := ctx.Err(); err != nil {

@@ -54,26 +54,3 @@ func addrPort(a *[16]byte, v4 bool, port uint16) netip.AddrPort {
 	}
 	return netip.AddrPortFrom(ip, port)
 }
-
-// looksLikeConnect reports whether b starts with an MQTT CONNECT fixed
-// header followed by the protocol name "MQTT" or "MQIsdp"; used to pick up
-// MQTT on ports that are not configured.
-func looksLikeConnect(b []byte) bool {
-	if len(b) < 2 || b[0] != 0x10 {
-		return false
-	}
-	i := 1
-	for ; i < 5 && i < len(b) && b[i]&0x80 != 0; i++ {
-	}
-	i++
-	if len(b) < i+8 {
-		return false
-	}
-	switch {
-	case b[i] == 0 && b[i+1] == 4 && string(b[i+2:i+6]) == "MQTT":
-		return true
-	case len(b) >= i+8 && b[i] == 0 && b[i+1] == 6 && string(b[i+2:i+8]) == "MQIsdp":
-		return true
-	}
-	return false
-}

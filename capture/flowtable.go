@@ -102,7 +102,7 @@ func (t *flowTable) victim() *conn {
 		}
 		c := t.list[t.hand]
 		t.hand++
-		if v == nil || c.last < v.last || c.last == v.last && c.info.ID < v.info.ID {
+		if v == nil || c.last < v.last || c.last == v.last && c.app.Info.ID < v.app.Info.ID {
 			v = c
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"mqttids/capture/capturetest"
 	"mqttids/event"
 )
 
@@ -18,7 +19,7 @@ import (
 func FuzzParseFrame(f *testing.F) {
 	for _, tc := range craftedCases() {
 		for _, s := range tc.segs() {
-			f.Add(uint16(tc.link), AppendFrame(nil, FrameOptions{Link: tc.link, VLANs: tc.vlans}, &s))
+			f.Add(uint16(tc.link), capturetest.AppendFrame(nil, capturetest.FrameOptions{Link: tc.link, VLANs: tc.vlans}, &s))
 		}
 	}
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {

@@ -9,29 +9,48 @@ import (
 	"time"
 
 	"mqttids/event"
+	"mqttids/internal/defaults"
+	"mqttids/session"
 )
 
 // Options configure a Pipeline. The zero value of every field means the
-// default given in its comment.
+// default given in its comment; for the port lists nil and empty are the
+// same (the default, from internal/defaults).
 type Options struct {
-	// Ports carry MQTT in clear text (nil: 1883, 8883). MQTT on any other
-	// port is recognised when a client stream starts with CONNECT.
+	// Ports carry MQTT in clear text (nil or empty: 1883, 8883). MQTT on
+	// any other port is recognised when a client stream starts with
+	// CONNECT.
 	Ports []uint16
-	// TLSPorts carry MQTT over TLS (nil: 8883); connections are counted
-	// (event.TLS) and not decoded.
+	// TLSPorts carry MQTT over TLS (nil or empty: 8883); connections are
+	// counted (event.TLS) and not decoded. A port in both lists is TLS.
 	TLSPorts []uint16
-	// Workers is the number of goroutines flows are hashed to (0: 1). With
-	// one worker everything runs on the calling goroutine.
+	// WebSocketPorts carry MQTT over WebSocket (nil or empty: none). Not
+	// decoded yet (issue 14): they only join Plan.FilterPorts, so that a
+	// kernel filter passes them.
+	WebSocketPorts []uint16
+	// Workers is the number of goroutines flows are hashed to within one
+	// engine (0: 1). With one worker everything runs on the calling
+	// goroutine.
 	Workers int
+	// Sources is the number of RunSource calls that run at once on one
+	// traffic split by flow, e.g. the sockets of an AF_PACKET fanout group
+	// (0: 1). Each gets its own engine of Workers shards, so the caps that
+	// are split are divided by Workers × Sources (Plan.Shards).
+	Sources int
+	// KernelFilter says that a port filter in front of the sources (the
+	// eBPF socket filter of `run`) drops every TCP port not in
+	// Plan.FilterPorts: MQTT on other ports then never reaches capture and
+	// Plan.AnyPort is false.
+	KernelFilter bool
 	// MaxFlows caps tracked connections (0: 262144); when full, the least
 	// recently active one is evicted (event.CloseEvicted). Split evenly
-	// over the workers.
+	// over the shards.
 	MaxFlows int
 	// MaxFlowBuffer caps the out-of-order bytes buffered per direction and
 	// the framer's partial-packet buffer (0: 256 KiB).
 	MaxFlowBuffer int
 	// MaxBufferTotal caps out-of-order bytes over all flows (0: 256 MiB),
-	// split evenly over the workers.
+	// split evenly over the shards.
 	MaxBufferTotal int
 	// IdleTimeout closes connections without a segment for this long in
 	// packet time (0: 10 minutes).
@@ -41,15 +60,20 @@ type Options struct {
 	MaxPacketSize int
 }
 
-func (o Options) withDefaults() Options {
-	if o.Ports == nil {
-		o.Ports = []uint16{1883, 8883}
+// setDefaults replaces every zero field (and empty port list) by its
+// default.
+func (o *Options) setDefaults() {
+	if len(o.Ports) == 0 {
+		o.Ports = defaults.MQTTPorts()
 	}
-	if o.TLSPorts == nil {
-		o.TLSPorts = []uint16{8883}
+	if len(o.TLSPorts) == 0 {
+		o.TLSPorts = defaults.TLSPorts()
 	}
 	if o.Workers <= 0 {
 		o.Workers = 1
+	}
+	if o.Sources <= 0 {
+		o.Sources = 1
 	}
 	if o.MaxFlows <= 0 {
 		o.MaxFlows = 1 << 18
@@ -63,7 +87,6 @@ func (o Options) withDefaults() Options {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 10 * time.Minute
 	}
-	return o
 }
 
 func (o *Options) validate() error {
@@ -71,13 +94,71 @@ func (o *Options) validate() error {
 	if o.Workers > 1024 {
 		errs = append(errs, fmt.Errorf("workers: %d is more than 1024", o.Workers))
 	}
-	if o.MaxFlows < o.Workers {
-		errs = append(errs, fmt.Errorf("max flows: %d is fewer than the %d workers", o.MaxFlows, o.Workers))
+	if o.Sources > 1024 {
+		errs = append(errs, fmt.Errorf("sources: %d is more than 1024", o.Sources))
+	}
+	if shards := o.Workers * o.Sources; o.MaxFlows < shards {
+		if o.Sources == 1 {
+			errs = append(errs, fmt.Errorf("max flows: %d is fewer than the %d workers", o.MaxFlows, o.Workers))
+		} else {
+			errs = append(errs, fmt.Errorf("max flows: %d is fewer than the %d shards (%d workers × %d sources)", o.MaxFlows, shards, o.Workers, o.Sources))
+		}
 	}
 	if o.MaxPacketSize < 0 {
 		errs = append(errs, fmt.Errorf("max packet size: %d is negative", o.MaxPacketSize))
 	}
 	return errors.Join(errs...)
+}
+
+// Plan is the layout of the capture, computed once from Options (NewPlan,
+// and New for its Pipeline): how many flow tables there are, what each may
+// hold, which ports a kernel filter must pass and whether MQTT is
+// recognised on ports not listed.
+type Plan struct {
+	// Shards is the number of flow tables: Workers × Sources. Flows are
+	// hashed to shards (by the fanout group to sources, by the engine to
+	// workers); a flow lives in one shard.
+	Shards int
+	// MaxFlows is the connection cap of one shard (Options.MaxFlows /
+	// Shards, at least 1).
+	MaxFlows int
+	// MaxBufferTotal is the out-of-order byte budget of one shard
+	// (Options.MaxBufferTotal / Shards, at least MaxFlowBuffer).
+	MaxBufferTotal int
+	// MaxFlowBuffer is the per-direction cap (not divided).
+	MaxFlowBuffer int
+	// FilterPorts are the MQTT, TLS and WebSocket ports, each once: what a
+	// kernel port filter must pass.
+	FilterPorts []uint16
+	// AnyPort says MQTT on a port not in FilterPorts is picked up from
+	// its first CONNECT. It is false with a KernelFilter: the filter drops
+	// those frames before capture sees the CONNECT, and a flow cannot be
+	// learned from frames that never reached userspace. Live any-port MQTT
+	// therefore needs the filter off (capture.no_ebpf); replay always has
+	// it.
+	AnyPort bool
+}
+
+// NewPlan fills o's defaults, checks it and returns the plan.
+func NewPlan(o Options) (Plan, error) {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return Plan{}, fmt.Errorf("capture options: %w", err)
+	}
+	return o.plan(), nil
+}
+
+// plan computes the layout of o after setDefaults and validate.
+func (o *Options) plan() Plan {
+	shards := o.Workers * o.Sources
+	return Plan{
+		Shards:         shards,
+		MaxFlows:       max(1, o.MaxFlows/shards),
+		MaxBufferTotal: max(o.MaxFlowBuffer, o.MaxBufferTotal/shards),
+		MaxFlowBuffer:  o.MaxFlowBuffer,
+		FilterPorts:    defaults.Union(o.Ports, o.TLSPorts, o.WebSocketPorts),
+		AnyPort:        !o.KernelFilter,
+	}
 }
 
 // Stats are counters over the pipeline's life.
@@ -105,6 +186,7 @@ type Stats struct {
 // is still called from one goroutine at a time.
 type Pipeline struct {
 	opts Options
+	plan Plan
 	h    event.Handler
 
 	mu      sync.Mutex // guards idle, all
@@ -116,14 +198,22 @@ type Pipeline struct {
 
 // New checks opts and returns a pipeline that calls h for every event.
 func New(opts Options, h event.Handler) (*Pipeline, error) {
-	o := opts.withDefaults()
+	o := opts
+	o.setDefaults()
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("capture options: %w", err)
 	}
 	if h == nil {
 		return nil, errors.New("capture: nil handler")
 	}
-	return &Pipeline{opts: o, h: h}, nil
+	return &Pipeline{opts: o, plan: o.plan(), h: h}, nil
+}
+
+// Plan returns the layout the pipeline runs with.
+func (p *Pipeline) Plan() Plan {
+	pl := p.plan
+	pl.FilterPorts = append([]uint16(nil), pl.FilterPorts...)
+	return pl
 }
 
 func (p *Pipeline) acquire() *engine {
@@ -219,6 +309,7 @@ func (e *engine) handle(ev *event.Event) {
 type published struct {
 	mu     sync.Mutex
 	c      counters
+	app    session.Counters // ByRule nil: see byRule
 	disp   dispCounters
 	byRule map[string]uint64
 }
@@ -229,21 +320,24 @@ type dispCounters struct {
 	first, last                             time.Time
 }
 
-func (pb *published) store(c *counters, d *dispCounters) {
+func (pb *published) store(c *counters, a *session.Counters, d *dispCounters) {
 	pb.mu.Lock()
 	if c != nil {
-		byRule := pb.byRule
 		pb.c = *c
-		pb.c.byRule = nil
-		if len(c.byRule) != len(byRule) || c.malformed != pb.c.malformed {
-			if byRule == nil {
-				byRule = make(map[string]uint64, len(c.byRule))
+	}
+	if a != nil {
+		// The map is copied only when a violation was counted since the
+		// last snapshot.
+		if a.Malformed != pb.app.Malformed || len(a.ByRule) != len(pb.byRule) {
+			if pb.byRule == nil {
+				pb.byRule = make(map[string]uint64, len(a.ByRule))
 			}
-			for k, v := range c.byRule {
-				byRule[k] = v
+			for k, v := range a.ByRule {
+				pb.byRule[k] = v
 			}
 		}
-		pb.byRule = byRule
+		pb.app = *a
+		pb.app.ByRule = nil
 	}
 	if d != nil {
 		pb.disp = *d
@@ -267,14 +361,14 @@ func (pb *published) addTo(s *Stats) {
 		s.LastTime = d.last
 	}
 	s.TCPFlows += c.tcpFlows
-	s.MQTTConnections += c.mqttConns
-	s.MQTTPackets += c.mqttPackets
-	s.Malformed += c.malformed
+	s.MQTTConnections += pb.app.Conns
+	s.MQTTPackets += pb.app.Packets
+	s.Malformed += pb.app.Malformed
 	s.ReassemblyGaps += c.gaps
 	s.Dropped += c.dropped
 	s.Evicted += c.evicted
 	s.TLSConnections += c.tls
-	for i, v := range c.byType {
+	for i, v := range pb.app.ByType {
 		s.MQTTByType[i] += v
 	}
 	for k, v := range pb.byRule {
@@ -282,7 +376,10 @@ func (pb *published) addTo(s *Stats) {
 	}
 }
 
-// readErr wraps a source error that is not already a FileSource error.
+// readErr maps a source's read error to the engine's result: io.EOF (the
+// end of a file, or a live source after Close) is a clean end, nil; any
+// other error is returned unchanged — a FileSource error already names the
+// file and offset, and nothing is wrapped here.
 func readErr(err error) error {
 	if err == io.EOF {
 		return nil

@@ -16,18 +16,19 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"mqttids/capture/capturetest"
 	"mqttids/event"
 )
 
 // writeSynth writes a synthetic capture into the test's temp dir.
-func writeSynth(t testing.TB, o SynthOptions) string {
+func writeSynth(t testing.TB, o capturetest.SynthOptions) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "synth.pcap")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteSynthetic(f, o); err != nil {
+	if err := capturetest.WriteSynthetic(f, o); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -60,7 +61,7 @@ func testCaptures(t testing.TB) []string {
 }
 
 func TestWorkersIdentical(t *testing.T) {
-	synth := writeSynth(t, SynthOptions{Packets: 30000, Flows: 1000, Reorder: 0.05, Seed: 3})
+	synth := writeSynth(t, capturetest.SynthOptions{Packets: 30000, Flows: 1000, Reorder: 0.05, Seed: 3})
 	files := append(testCaptures(t), synth)
 	for _, f := range files {
 		// A short idle timeout makes sweeps close (and later reopen)
@@ -136,7 +137,7 @@ func TestOptionsAndErrors(t *testing.T) {
 }
 
 func TestEviction(t *testing.T) {
-	path := writeSynth(t, SynthOptions{Packets: 5000, Flows: 50, Seed: 1})
+	path := writeSynth(t, capturetest.SynthOptions{Packets: 5000, Flows: 50, Seed: 1})
 	lines, err, st := replayLines(t, path, Options{MaxFlows: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +157,7 @@ func TestEviction(t *testing.T) {
 // CONNACK, then small PUBLISH packets, built into one reused buffer.
 type loopSource struct {
 	cli   netip.AddrPort
-	seg   Segment
+	seg   capturetest.Segment
 	cseq  uint32
 	n     int
 	limit int
@@ -167,7 +168,7 @@ type loopSource struct {
 
 func newLoopSource() *loopSource {
 	s := &loopSource{cli: loopCli, ts: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
-	s.pub = appendPublish(nil, []byte("site/1/sensor/temp"), 24)
+	s.pub = capturetest.AppendPublish(nil, []byte("site/1/sensor/temp"), 24)
 	return s
 }
 
@@ -179,15 +180,15 @@ func (s *loopSource) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 	switch s.cseq {
 	case 0:
 		s.cseq = 1000
-		s.seg = Segment{Src: s.cli, Dst: loopSrv, Seq: 999, Flags: tcpSYN}
+		s.seg = capturetest.Segment{Src: s.cli, Dst: loopSrv, Seq: 999, Flags: tcpSYN}
 	default:
-		s.seg = Segment{Src: s.cli, Dst: loopSrv, Seq: s.cseq, Ack: 1, Flags: 0x18, Payload: s.pub}
+		s.seg = capturetest.Segment{Src: s.cli, Dst: loopSrv, Seq: s.cseq, Ack: 1, Flags: 0x18, Payload: s.pub}
 		if s.cseq == 1000 {
 			s.seg.Payload = msgConnect
 		}
 		s.cseq += uint32(len(s.seg.Payload))
 	}
-	s.frame = AppendFrame(s.frame[:0], FrameOptions{Link: layers.LinkTypeEthernet}, &s.seg)
+	s.frame = capturetest.AppendFrame(s.frame[:0], capturetest.FrameOptions{Link: layers.LinkTypeEthernet}, &s.seg)
 	s.ts = s.ts.Add(time.Microsecond)
 	return s.frame, gopacket.CaptureInfo{Timestamp: s.ts, CaptureLength: len(s.frame), Length: len(s.frame)}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"mqttids/capture/capturetest"
 	"mqttids/event"
 )
 
@@ -70,14 +71,16 @@ func TestPermutationsPipeline(t *testing.T) {
 		}
 	}
 	c := newConv(cliAddr, srvAddr)
-	syn := Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Flags: tcpSYN}
-	frame := func(s Segment) []byte { return AppendFrame(nil, FrameOptions{Link: layers.LinkTypeEthernet}, &s) }
+	syn := capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq, Flags: tcpSYN}
+	frame := func(s capturetest.Segment) []byte {
+		return capturetest.AppendFrame(nil, capturetest.FrameOptions{Link: layers.LinkTypeEthernet}, &s)
+	}
 	var want []string
 	for iter := 0; iter < 200; iter++ {
-		var segs []Segment
+		var segs []capturetest.Segment
 		for off := 0; off < len(stream); {
 			l := 1 + rng.IntN(min(30, len(stream)-off))
-			segs = append(segs, Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq + 1 + uint32(off), Flags: 0x08, Payload: stream[off : off+l]})
+			segs = append(segs, capturetest.Segment{Src: c.cli, Dst: c.srv, Seq: c.cseq + 1 + uint32(off), Flags: 0x08, Payload: stream[off : off+l]})
 			off += l
 		}
 		if iter > 0 {

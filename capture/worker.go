@@ -4,24 +4,22 @@ import (
 	"slices"
 	"time"
 
-	"mqttids/decode"
 	"mqttids/event"
+	"mqttids/session"
 )
 
 // conn is one tracked TCP connection.
 type conn struct {
-	key      flowKey
-	cliIsA   bool // the client is endpoint a of key
-	flow     event.Flow
-	info     event.Conn
-	tls      bool
-	half     [2]half           // 0: client → server, 1: server → client
-	fr       [2]*decode.Framer // nil for TLS connections
-	last     int64             // packet time of the last segment, ns
-	hash     uint64            // key.hash()
-	idx      int               // position in flowTable.list
-	discSeen bool
-	openSeq  uint64
+	key     flowKey
+	cliIsA  bool // the client is endpoint a of key
+	flow    event.Flow
+	app     session.State // the application layer: event.Conn, framers (none for TLS)
+	tls     bool
+	half    [2]half // 0: client → server, 1: server → client
+	last    int64   // packet time of the last segment, ns
+	hash    uint64  // key.hash()
+	idx     int     // position in flowTable.list
+	openSeq uint64
 }
 
 // dirSink adapts one direction of a conn to streamSink.
@@ -33,11 +31,10 @@ type dirSink struct {
 	seq uint64
 }
 
-// counters are a worker's statistics; only the worker writes them.
+// counters are a worker's transport statistics; only the worker writes
+// them. The MQTT counts are the session layer's (session.Counters).
 type counters struct {
-	tcpFlows, mqttConns, mqttPackets, malformed, gaps, dropped, evicted, tls uint64
-	byType                                                                   [16]uint64
-	byRule                                                                   map[string]uint64
+	tcpFlows, gaps, dropped, evicted, tls uint64
 }
 
 // emitter receives a worker's events. phase and tie order events of one
@@ -55,43 +52,38 @@ type worker struct {
 	maxFlows int
 	flows    flowTable
 	free     []*conn
-	freeFr   []*decode.Framer
 	total    int
 	pool     segPool
 	lim      reasmLimits
 	out      emitter
+	app      *session.Layer
 	ev       event.Event
-	pkt      decode.Packet
 	sink     dirSink
-	valFn    func(v *decode.MalformedError)
-	nextID   *uint64 // connection ids; deterministic: from the opening packet's seq
 	st       counters
 	expired  []*conn
 	tie      uint64 // order of events within one packet (see emitter)
 	tieHi    uint64 // connection id << 24 while closing in phase 0
 	phase    uint8
-	valFrom  bool
 	pub      published
 }
 
-func newWorker(o *Options, share int, out emitter) *worker {
+func newWorker(o *Options, pl *Plan, out emitter) *worker {
 	w := &worker{
 		opts:     o,
 		ports:    newPortSet(o.Ports),
 		tls:      newPortSet(o.TLSPorts),
-		maxFlows: max(1, o.MaxFlows/share),
+		maxFlows: pl.MaxFlows,
 		out:      out,
 	}
-	w.st.byRule = make(map[string]uint64)
+	w.app = session.NewLayer(session.Options{MaxPacketSize: o.MaxPacketSize, MaxBuffer: o.MaxFlowBuffer}, w)
 	w.lim = reasmLimits{
-		maxFlow:  o.MaxFlowBuffer,
-		maxTotal: max(o.MaxFlowBuffer, o.MaxBufferTotal/share),
+		maxFlow:  pl.MaxFlowBuffer,
+		maxTotal: pl.MaxBufferTotal,
 		total:    &w.total,
 		pool:     &w.pool,
 		dropped:  &w.st.dropped,
 	}
 	w.sink.w = w
-	w.valFn = w.onViolation
 	w.phase = 1
 	return w
 }
@@ -211,7 +203,7 @@ func (w *worker) open(pi *pktInfo, key *flowKey, hash uint64, fromA bool, ts tim
 		clientIsSrc = true
 	case w.ports.has(pi.sport) || w.tls.has(pi.sport):
 		clientIsSrc = false
-	case looksLikeConnect(pi.payload):
+	case session.LooksLikeConnect(pi.payload):
 		clientIsSrc = true
 	default:
 		return nil
@@ -230,13 +222,11 @@ func (w *worker) open(pi *pktInfo, key *flowKey, hash uint64, fromA bool, ts tim
 	c.flow = event.Flow{Client: cli, Server: srv}
 	c.tls = w.tls.has(srv.Port())
 	c.openSeq = seq
-	c.info.ID = seq + 1
-	c.info.TLS = c.tls
+	c.app.Info.ID = seq + 1
+	c.app.Info.TLS = c.tls
 	c.last = ts.UnixNano()
 	if !c.tls {
-		for i := range c.fr {
-			c.fr[i] = w.newFramer()
-		}
+		w.app.Start(&c.app)
 	}
 	w.flows.put(c)
 	w.st.tcpFlows++
@@ -249,6 +239,9 @@ func (w *worker) open(pi *pktInfo, key *flowKey, hash uint64, fromA bool, ts tim
 	}
 	return c
 }
+
+// Emit is the session layer's way out (session.Emitter).
+func (w *worker) Emit(ev *event.Event) { w.emit(ev) }
 
 // emit hands an event on: straight to the handler for a single-worker
 // engine (no interface hop), else into the worker's batch.
@@ -271,18 +264,8 @@ func (w *worker) newConn() *conn {
 	return &conn{}
 }
 
-func (w *worker) newFramer() *decode.Framer {
-	if n := len(w.freeFr); n > 0 {
-		f := w.freeFr[n-1]
-		w.freeFr = w.freeFr[:n-1]
-		f.Reset()
-		return f
-	}
-	return decode.NewFramer(decode.FramerOptions{MaxPacketSize: w.opts.MaxPacketSize, MaxBuffer: w.opts.MaxFlowBuffer})
-}
-
 func (w *worker) newEvent(k event.Kind, c *conn, ts time.Time, seq uint64, fromClient bool) *event.Event {
-	w.ev = event.Event{Kind: k, Time: ts, Flow: c.flow, FromClient: fromClient, Conn: &c.info, Seq: seq}
+	w.ev = event.Event{Kind: k, Time: ts, Flow: c.flow, FromClient: fromClient, Conn: &c.app.Info, Seq: seq}
 	return &w.ev
 }
 
@@ -300,7 +283,7 @@ func (w *worker) close(c *conn, why event.CloseReason, ts time.Time, seq uint64,
 	}
 	ev := w.newEvent(event.TCPClose, c, ts, seq, fromClient)
 	ev.Close = why
-	ev.DisconnectSeen = c.discSeen
+	ev.DisconnectSeen = c.app.DisconnectSeen()
 	w.emit(ev)
 	w.remove(c)
 }
@@ -309,10 +292,8 @@ func (w *worker) remove(c *conn) {
 	w.flows.del(c)
 	for i := range c.half {
 		c.half[i].release(&w.lim)
-		if c.fr[i] != nil {
-			w.freeFr = append(w.freeFr, c.fr[i])
-		}
 	}
+	w.app.End(&c.app)
 	ooo0, ooo1 := c.half[0].ooo[:0], c.half[1].ooo[:0]
 	*c = conn{}
 	c.half[0].ooo, c.half[1].ooo = ooo0, ooo1
@@ -343,14 +324,14 @@ func (w *worker) sweep(ts time.Time, seq uint64) {
 	if len(w.expired) == 0 {
 		return
 	}
-	slices.SortFunc(w.expired, func(a, b *conn) int { return cmpU64(a.info.ID, b.info.ID) })
+	slices.SortFunc(w.expired, func(a, b *conn) int { return cmpU64(a.app.Info.ID, b.app.Info.ID) })
 	w.closeExpired(event.CloseTimeout, ts, seq)
 }
 
 // closeAll ends every connection (end of input), in id order.
 func (w *worker) closeAll(why event.CloseReason, ts time.Time, seq uint64) {
 	w.expired = append(w.expired[:0], w.flows.list...)
-	slices.SortFunc(w.expired, func(a, b *conn) int { return cmpU64(a.info.ID, b.info.ID) })
+	slices.SortFunc(w.expired, func(a, b *conn) int { return cmpU64(a.app.Info.ID, b.app.Info.ID) })
 	w.closeExpired(why, ts, seq)
 }
 
@@ -359,7 +340,7 @@ func (w *worker) closeAll(why event.CloseReason, ts time.Time, seq uint64) {
 func (w *worker) closeExpired(why event.CloseReason, ts time.Time, seq uint64) {
 	w.phase = 0
 	for _, c := range w.expired {
-		w.tieHi, w.tie = c.info.ID<<24, 0
+		w.tieHi, w.tie = c.app.Info.ID<<24, 0
 		w.close(c, why, ts, seq, true)
 	}
 	w.phase, w.tieHi, w.tie = 1, 0, 0
@@ -376,119 +357,16 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// deliver feeds in-order bytes to the direction's framer and emits what it
-// decodes.
+// deliver hands in-order bytes to the connection's session.
 func (s *dirSink) deliver(data []byte) {
-	w, c := s.w, s.c
-	f := c.fr[s.dir]
-	f.Feed(data)
-	fromClient := s.dir == 0
-	for range maxPacketsPerFeed(len(data)) {
-		err := f.Next(&w.pkt)
-		if err == nil {
-			w.mqtt(c, fromClient, s.ts, s.seq)
-			continue
-		}
-		if err == decode.ErrShortBuffer {
-			return
-		}
-		// p.Type is set and the packet filled as far as it decoded: a
-		// malformed CONNECT still tells the version and client.
-		if w.pkt.Type == decode.CONNECT && fromClient && !c.info.ConnectSeen {
-			switch w.pkt.ProtocolLevel {
-			case decode.V31, decode.V311, decode.V5:
-				w.connect(c, &w.pkt)
-			}
-		}
-		w.malformed(c, fromClient, s.ts, s.seq, err, &w.pkt)
-	}
+	s.w.app.Deliver(&s.c.app, s.dir == 0, data, &s.c.flow, s.ts, s.seq)
 }
-
-// maxPacketsPerFeed bounds the Next loop: every packet or error consumes
-// at least one byte (two for a packet), so a framer that stops making
-// progress cannot hang the worker.
-func maxPacketsPerFeed(n int) int { return n + 64 }
 
 func (s *dirSink) gap(n int) {
 	w, c := s.w, s.c
 	w.st.gaps++
-	c.fr[s.dir].Gap(n)
+	w.app.Gap(&c.app, s.dir == 0, n)
 	ev := w.newEvent(event.Gap, c, s.ts, s.seq, s.dir == 0)
 	ev.GapBytes = n
-	w.emit(ev)
-}
-
-// mqtt handles one decoded control packet in w.pkt.
-func (w *worker) mqtt(c *conn, fromClient bool, ts time.Time, seq uint64) {
-	p := &w.pkt
-	if p.Type == decode.CONNECT && fromClient {
-		w.connect(c, p)
-	}
-	if p.Type == decode.DISCONNECT && fromClient {
-		c.discSeen = true
-	}
-	if !c.info.ConnectSeen {
-		// Mid-stream: the framer's guess (4, or 5 once a v5-only shape
-		// was seen).
-		dir := 1
-		if fromClient {
-			dir = 0
-		}
-		if v, _ := c.fr[dir].Version(); v > c.info.Version {
-			c.info.Version, c.info.Inferred = v, true
-		}
-	}
-	w.st.mqttPackets++
-	w.st.byType[p.Type&15]++
-	ev := w.newEvent(event.MQTT, c, ts, seq, fromClient)
-	ev.Packet = p
-	w.emit(ev)
-	w.sink.c, w.sink.ts, w.sink.seq = c, ts, seq
-	w.valFrom = fromClient
-	decode.Validate(p, w.valFn)
-}
-
-func (w *worker) connect(c *conn, p *decode.Packet) {
-	if !c.info.ConnectSeen {
-		w.st.mqttConns++
-	}
-	in := &c.info
-	in.ConnectSeen = true
-	in.Inferred = false
-	in.Version = p.ProtocolLevel
-	in.KeepAlive = p.KeepAlive
-	in.HasPassword = p.HasPassword()
-	// Strings are made once per connection; a repeated CONNECT with the
-	// same values (a protocol violation anyway) does not allocate again.
-	if in.ClientID != string(p.ClientID) {
-		in.ClientID = string(p.ClientID)
-	}
-	if in.Username != string(p.Username) {
-		in.Username = string(p.Username)
-	}
-	switch p.ProtocolLevel {
-	case decode.V31, decode.V311, decode.V5:
-		c.fr[1].SetVersion(p.ProtocolLevel)
-	}
-}
-
-// onViolation receives decode.Validate's findings for w.pkt.
-func (w *worker) onViolation(v *decode.MalformedError) {
-	w.malformed(w.sink.c, w.valFrom, w.sink.ts, w.sink.seq, v, &w.pkt)
-}
-
-func (w *worker) malformed(c *conn, fromClient bool, ts time.Time, seq uint64, err error, p *decode.Packet) {
-	w.st.malformed++
-	switch e := err.(type) {
-	case *decode.MalformedError:
-		w.st.byRule[e.Rule]++
-	case *decode.TooLargeError:
-		w.st.byRule["too-large"]++
-	default:
-		w.st.byRule["other"]++
-	}
-	ev := w.newEvent(event.Malformed, c, ts, seq, fromClient)
-	ev.Err = err
-	ev.Packet = p
 	w.emit(ev)
 }

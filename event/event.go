@@ -55,7 +55,7 @@ const (
 	CloseFIN CloseReason = iota + 1
 	CloseRST
 	CloseTimeout // idle timeout on packet time
-	CloseEvicted // flow table full, or end of capture
+	CloseEvicted // flow table full (least recently active of 32 sampled), or its 5-tuple reused by a SYN with a new ISN
 	CloseEOF     // end of the capture with the connection still open
 )
 

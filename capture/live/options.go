@@ -71,9 +71,8 @@ func (s *Stats) add(o Stats) {
 
 const pageSize = 4096
 
-// withDefaults fills zero fields and checks the rest; all problems are
-// reported together.
-func (o Options) withDefaults() (Options, error) {
+// setDefaults fills the zero fields.
+func (o *Options) setDefaults() {
 	if o.Workers == 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -89,6 +88,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.PollTimeout == 0 {
 		o.PollTimeout = DefaultPollTimeout
 	}
+}
+
+// validate checks options after setDefaults; all problems are reported
+// together.
+func (o *Options) validate() error {
 	var errs []error
 	if o.Workers < 0 || o.Workers > 1024 {
 		errs = append(errs, fmt.Errorf("workers %d: want 1..1024", o.Workers))
@@ -106,7 +110,7 @@ func (o Options) withDefaults() (Options, error) {
 		errs = append(errs, fmt.Errorf("poll timeout %v: want at least 1ms", o.PollTimeout))
 	}
 	if len(errs) > 0 {
-		return o, fmt.Errorf("live capture options: %w", errors.Join(errs...))
+		return fmt.Errorf("live capture options: %w", errors.Join(errs...))
 	}
-	return o, nil
+	return nil
 }

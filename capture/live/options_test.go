@@ -8,8 +8,9 @@ import (
 )
 
 func TestOptionsDefaults(t *testing.T) {
-	o, err := Options{}.withDefaults()
-	if err != nil {
+	var o Options
+	o.setDefaults()
+	if err := o.validate(); err != nil {
 		t.Fatal(err)
 	}
 	want := Options{Workers: runtime.GOMAXPROCS(0), BlockSize: DefaultBlockSize, RingSize: DefaultRingSize,
@@ -34,7 +35,8 @@ func TestOptionsInvalid(t *testing.T) {
 			[]string{"workers 2000", "block size 100", "ring size 50"}},
 	}
 	for _, tt := range tests {
-		_, err := tt.o.withDefaults()
+		tt.o.setDefaults()
+		err := tt.o.validate()
 		if err == nil {
 			t.Errorf("%s: no error", tt.name)
 			continue

@@ -57,8 +57,8 @@ var _ capture.Source = (*Source)(nil)
 // set-up can reach that socket unfiltered; the kernel counters are reset
 // once the group is complete.
 func Open(iface string, o Options) (*Group, error) {
-	o, err := o.withDefaults()
-	if err != nil {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if o.FanoutID == 0 {

@@ -56,6 +56,10 @@ func TestExitStatus(t *testing.T) {
 		{"rules check builtin-style file ok", []string{"rules", "check", filepath.Join(repo, "rules/builtin.yaml")}, 0, ""},
 		{"truncated capture names the offset", []string{"replay", "-q", truncated}, 1, "offset"},
 		{"run needs an interface", []string{"run"}, 2, "--interface"},
+		// decode does no detection and no logging: it takes none of their flags.
+		{"decode takes no --rules", []string{"decode", "--rules", badRule, "x.pcap"}, 2, "unknown flag: --rules"},
+		{"decode takes no --log-format", []string{"decode", "--log-format", "json", "x.pcap"}, 2, "unknown flag: --log-format"},
+		{"decode takes no --log-level", []string{"decode", "--log-level", "debug", "x.pcap"}, 2, "unknown flag: --log-level"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(t, tc.args...)

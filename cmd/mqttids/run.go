@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"mqttids/alerts"
 	"mqttids/bpf"
+	"mqttids/capture"
 	"mqttids/capture/live"
 	"mqttids/internal/config"
 	"mqttids/internal/pipeline"
@@ -47,13 +49,30 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// The in-kernel pre-filter: only MQTT ports reach userspace. A kernel
-	// that refuses it costs throughput, not correctness.
+	// The capture plan, once: the kernel's fanout group shards flows
+	// across the sockets and each socket's engine runs unsharded,
+	// delivering events at once (a sharded engine batches them, which
+	// suits files, not a live link); the caps are divided over the sockets
+	// and the filter passes the MQTT, TLS and WebSocket ports.
+	sources := cfg.Workers
+	if sources <= 0 {
+		sources = runtime.GOMAXPROCS(0)
+	}
+	co := pipeline.CaptureOptions(cfg)
+	co.Workers, co.Sources, co.KernelFilter = 1, sources, !cfg.Capture.NoEBPF
+	plan, err := capture.NewPlan(co)
+	if err != nil {
+		return usageError{err}
+	}
+	// The in-kernel pre-filter: only the plan's ports reach userspace. A
+	// kernel that refuses it costs throughput, not correctness (and brings
+	// any-port MQTT back).
 	var filter *bpf.Filter
-	if !cfg.Capture.NoEBPF {
-		f, err := bpf.NewFilter(bpf.FilterOptions{Ports: cfg.Ports})
+	if co.KernelFilter {
+		f, err := bpf.NewFilter(bpf.FilterOptions{Ports: plan.FilterPorts})
 		if err != nil {
 			log.Warn("eBPF socket filter not loaded; capturing unfiltered", "err", err)
+			co.KernelFilter = false
 		} else {
 			filter = f
 			defer filter.Close()
@@ -67,19 +86,16 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 		}
 		enforcers = append(enforcers, x) // closed by the block list
 	}
-	// The kernel's fanout group shards flows across the sockets; each
-	// socket's engine then runs unsharded, delivering events at once
-	// (a sharded engine batches them, which suits files, not a live link).
 	pcfg := *cfg
 	pcfg.Workers = 1
-	s, err := pipeline.New(pipeline.Options{Config: pcfg, Stdout: stdout, Logger: log, Enforcers: enforcers, Live: true})
+	s, err := pipeline.New(pipeline.Options{Config: pcfg, Stdout: stdout, Logger: log, Enforcers: enforcers, Live: true, Capture: &co})
 	if err != nil {
 		for _, e := range enforcers {
 			_ = e.Close()
 		}
 		return err
 	}
-	lo := live.Options{Workers: cfg.Workers, BlockSize: cfg.Capture.BlockSize, RingSize: cfg.Capture.RingSize}
+	lo := live.Options{Workers: plan.Shards, BlockSize: cfg.Capture.BlockSize, RingSize: cfg.Capture.RingSize}
 	if filter != nil {
 		lo.Filter = filter
 	}
@@ -153,7 +169,8 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 	}()
 	context.AfterFunc(ctx, func() { _ = group.Close() })
 
-	log.Info("capturing", "interface", cfg.Interface, "workers", len(group.Sources()), "ebpf_filter", filter != nil)
+	log.Info("capturing", "interface", cfg.Interface, "workers", len(group.Sources()), "ebpf_filter", filter != nil,
+		"filter_ports", fmt.Sprint(plan.FilterPorts), "any_port_mqtt", !co.KernelFilter, "max_flows_per_worker", plan.MaxFlows)
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, len(group.Sources()))

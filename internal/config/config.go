@@ -13,23 +13,25 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"mqttids/internal/defaults"
 )
 
 // Config is every setting of mqttids. The yaml tag is the config key, the
 // help tag the flag's usage, and the verbs tag the verbs that take the flag
 // (empty: replay and run).
 type Config struct {
-	Rules   []string `yaml:"rules" help:"rule file adding to or overriding built-in rules by id (repeatable)" verbs:"replay,run,decode"`
+	Rules   []string `yaml:"rules" help:"rule file adding to or overriding built-in rules by id (repeatable)" verbs:"replay,run"`
 	Alerts  []string `yaml:"alerts" help:"alert sink: - (stdout), file:PATH, kafka://HOST:PORT[,HOST:PORT]/TOPIC (repeatable)"`
 	Ports   []uint16 `yaml:"ports" help:"MQTT ports; MQTT on other ports is recognised from its first CONNECT" verbs:"replay,run,decode"`
 	Stats   string   `yaml:"stats" help:"write run statistics as JSON to this file at exit"`
 	Quiet   bool     `yaml:"quiet" short:"q" help:"no summary or progress on stderr"`
-	Workers int      `yaml:"workers" help:"capture workers (flows are hashed to workers; results do not depend on it)" verbs:"replay,run,decode"`
+	Workers int      `yaml:"workers" help:"capture workers: replay hashes flows to N goroutines, run opens N fanout sockets (0 in run: one per CPU); caps are divided over them, and a replay gives the same output for any N unless a cap is hit" verbs:"replay,run,decode"`
 
 	Interface   string `yaml:"interface" help:"network interface to capture on" verbs:"run"`
 	MetricsAddr string `yaml:"metrics_addr" help:"serve Prometheus /metrics and /healthz on this address (empty: off)" verbs:"run"`
-	LogFormat   string `yaml:"log_format" help:"log format: text or json" verbs:"replay,run,decode"`
-	LogLevel    string `yaml:"log_level" help:"log level: debug, info, warn, error" verbs:"replay,run,decode"`
+	LogFormat   string `yaml:"log_format" help:"log format: text or json" verbs:"replay,run"`
+	LogLevel    string `yaml:"log_level" help:"log level: debug, info, warn, error" verbs:"replay,run"`
 
 	Capture CaptureConfig `yaml:"capture"`
 	Detect  DetectConfig  `yaml:"detect"`
@@ -37,9 +39,11 @@ type Config struct {
 	Block   BlockConfig   `yaml:"block"`
 }
 
-// CaptureConfig bounds the capture stage.
+// CaptureConfig bounds the capture stage. For the port lists nil and empty
+// mean the same: the default of internal/defaults (none for WebSocket).
 type CaptureConfig struct {
-	TLSPorts       []uint16      `yaml:"tls_ports" help:"ports carrying MQTT over TLS: connections counted, not decoded" verbs:"replay,run,decode"`
+	TLSPorts       []uint16      `yaml:"tls_ports" help:"ports carrying MQTT over TLS: connections counted, not decoded (empty: the default, 8883)" verbs:"replay,run,decode"`
+	WebSocketPorts []uint16      `yaml:"websocket_ports" help:"ports carrying MQTT over WebSocket, passed by the eBPF filter (not decoded yet; empty: none)" verbs:"run"`
 	MaxFlows       int           `yaml:"max_flows" help:"most TCP flows tracked at once; the oldest idle one is evicted beyond it (0: default)" verbs:"replay,run,decode"`
 	MaxFlowBuffer  int           `yaml:"max_flow_buffer" help:"most out-of-order bytes buffered per flow direction (0: default)" verbs:"replay,run,decode"`
 	MaxBufferTotal int           `yaml:"max_buffer_total" help:"most out-of-order bytes buffered over all flows (0: default)" verbs:"replay,run,decode"`
@@ -87,11 +91,11 @@ type BlockConfig struct {
 func Default() Config {
 	return Config{
 		Alerts:    []string{"-"},
-		Ports:     []uint16{1883, 8883},
+		Ports:     defaults.MQTTPorts(),
 		Workers:   1,
 		LogFormat: "text",
 		LogLevel:  "info",
-		Capture:   CaptureConfig{TLSPorts: []uint16{8883}},
+		Capture:   CaptureConfig{TLSPorts: defaults.TLSPorts(), WebSocketPorts: defaults.WebSocketPorts()},
 	}
 }
 

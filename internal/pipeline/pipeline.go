@@ -29,7 +29,7 @@ import (
 type Options struct {
 	Config config.Config
 	Stdout io.Writer      // the "-" sink; default os.Stdout
-	Logger *slog.Logger   // default: discard
+	Logger *slog.Logger   // nil: discard
 	Extra  alerts.Emitter // also receives every alert and block event (tests)
 	// Enforcers are added to those of the configuration (e.g. the XDP
 	// enforcer, which only `run` can attach).
@@ -37,6 +37,18 @@ type Options struct {
 	// Live: packet timestamps are wall-clock time, so the lag from packet
 	// to detection is measured (sampled) for the metrics.
 	Live bool
+	// Capture is the capture layout `run` computed (fanout sockets as
+	// Sources, the kernel filter); nil: CaptureOptions(&Config), one
+	// engine of Config.Workers shards.
+	Capture *capture.Options
+}
+
+// setDefaults fills the zero fields that New does not leave to a stage
+// (a nil Stdout is the sinks' default, os.Stdout).
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 }
 
 // Sensor is one configured pipeline.
@@ -61,11 +73,13 @@ type Sensor struct {
 	closeErr  error
 }
 
-// CaptureOptions maps the configuration onto the capture stage.
+// CaptureOptions maps the configuration onto the capture stage of one
+// engine (replay, decode); `run` sets Sources and KernelFilter on top.
 func CaptureOptions(cfg *config.Config) capture.Options {
 	return capture.Options{
 		Ports:          cfg.Ports,
 		TLSPorts:       cfg.Capture.TLSPorts,
+		WebSocketPorts: cfg.Capture.WebSocketPorts,
 		Workers:        cfg.Workers,
 		MaxFlows:       cfg.Capture.MaxFlows,
 		MaxFlowBuffer:  cfg.Capture.MaxFlowBuffer,
@@ -81,10 +95,8 @@ func New(opts Options) (s *Sensor, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	opts.setDefaults()
 	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	rs, err := rules.Load(cfg.Rules, rules.LoadOptions{})
 	if err != nil {
 		return nil, err
@@ -171,7 +183,11 @@ func New(opts Options) (s *Sensor, err error) {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10), // 50 µs … 13 s
 		})}
 	s.servers = serverTracker{bl: bl, seen: map[netip.Addr]struct{}{}}
-	cp, err := capture.New(CaptureOptions(&cfg), event.HandlerFunc(s.handle))
+	co := CaptureOptions(&cfg)
+	if opts.Capture != nil {
+		co = *opts.Capture
+	}
+	cp, err := capture.New(co, event.HandlerFunc(s.handle))
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"os"
 
-	"mqttids/capture"
+	"mqttids/capture/capturetest"
 )
 
 func main() {
@@ -26,18 +26,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: synthpcap -o FILE [-packets N] [-flows N] [-reorder F] [-seed N] [-port P]")
 		os.Exit(2)
 	}
-	if err := run(*out, capture.SynthOptions{Packets: *packets, Flows: *flows, Reorder: *reorder, Seed: *seed, Port: uint16(*port)}); err != nil {
+	if err := run(*out, capturetest.SynthOptions{Packets: *packets, Flows: *flows, Reorder: *reorder, Seed: *seed, Port: uint16(*port)}); err != nil {
 		fmt.Fprintln(os.Stderr, "synthpcap:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path string, o capture.SynthOptions) error {
+func run(path string, o capturetest.SynthOptions) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	if err := capture.WriteSynthetic(f, o); err != nil {
+	if err := capturetest.WriteSynthetic(f, o); err != nil {
 		f.Close()
 		return err
 	}

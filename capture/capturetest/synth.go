@@ -1,4 +1,4 @@
-package capture
+package capturetest
 
 import (
 	"bufio"
@@ -13,9 +13,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
-
-// This file writes synthetic captures: tools/synthpcap (the benchmark
-// input) and the crafted test captures are built from it.
 
 // Segment is one TCP segment to put in a frame.
 type Segment struct {
@@ -121,6 +118,19 @@ type SynthOptions struct {
 	Port    uint16  // broker port (0: 1883)
 }
 
+// setDefaults replaces the zero fields by their defaults.
+func (o *SynthOptions) setDefaults() {
+	if o.Packets <= 0 {
+		o.Packets = 1_000_000
+	}
+	if o.Flows <= 0 {
+		o.Flows = 1000
+	}
+	if o.Port == 0 {
+		o.Port = 1883
+	}
+}
+
 // synthFlow is one synthetic client connection.
 type synthFlow struct {
 	cli, srv   netip.AddrPort
@@ -137,15 +147,7 @@ type synthFlow struct {
 // QoS 0 PUBLISH packets from the client (a PINGREQ/PINGRESP now and then),
 // with o.Reorder of the PUBLISH segments swapped with their successor.
 func WriteSynthetic(w io.Writer, o SynthOptions) error {
-	if o.Packets <= 0 {
-		o.Packets = 1_000_000
-	}
-	if o.Flows <= 0 {
-		o.Flows = 1000
-	}
-	if o.Port == 0 {
-		o.Port = 1883
-	}
+	o.setDefaults()
 	bw := bufio.NewWriterSize(w, 1<<20)
 	pw := pcapgo.NewWriter(bw)
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
@@ -175,14 +177,14 @@ func WriteSynthetic(w io.Writer, o SynthOptions) error {
 		msg = msg[:0]
 		switch f.stage {
 		case 0:
-			seg = Segment{Src: f.cli, Dst: f.srv, Seq: f.cseq, Flags: tcpSYN}
+			seg = Segment{Src: f.cli, Dst: f.srv, Seq: f.cseq, Flags: synFlag}
 			f.cseq++
 		case 1:
-			seg = Segment{Src: f.srv, Dst: f.cli, Seq: f.sseq, Ack: f.cseq, Flags: tcpSYN | tcpACK}
+			seg = Segment{Src: f.srv, Dst: f.cli, Seq: f.sseq, Ack: f.cseq, Flags: synFlag | ackFlag}
 			f.sseq++
 			fromClient = false
 		case 2:
-			seg = Segment{Src: f.cli, Dst: f.srv, Seq: f.cseq, Ack: f.sseq, Flags: tcpACK}
+			seg = Segment{Src: f.cli, Dst: f.srv, Seq: f.cseq, Ack: f.sseq, Flags: ackFlag}
 		case 3:
 			msg = appendConnect(msg, f.topic[:len(f.topic)-12])
 		case 4:
@@ -197,7 +199,7 @@ func WriteSynthetic(w io.Writer, o SynthOptions) error {
 				msg = append(msg, 0xd0, 0) // PINGRESP
 				fromClient = false
 			default:
-				msg = appendPublish(msg, f.topic, 16+rng.IntN(32))
+				msg = AppendPublish(msg, f.topic, 16+rng.IntN(32))
 			}
 		}
 		f.stage++
@@ -238,6 +240,8 @@ func WriteSynthetic(w io.Writer, o SynthOptions) error {
 	return nil
 }
 
+// appendConnect appends an MQTT 3.1.1 CONNECT (clean session, keep alive
+// 60 s) with the given client id; it must be shorter than 115 bytes.
 func appendConnect(dst, clientID []byte) []byte {
 	rl := 10 + 2 + len(clientID)
 	dst = append(dst, 0x10, byte(rl))
@@ -246,7 +250,9 @@ func appendConnect(dst, clientID []byte) []byte {
 	return append(dst, clientID...)
 }
 
-func appendPublish(dst, topic []byte, payload int) []byte {
+// AppendPublish appends a QoS 0 PUBLISH to topic with payload bytes of
+// 'a'…'z'; topic and payload together stay under 126 bytes.
+func AppendPublish(dst, topic []byte, payload int) []byte {
 	rl := 2 + len(topic) + payload
 	dst = append(dst, 0x30, byte(rl))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(topic)))
