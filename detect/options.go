@@ -3,6 +3,8 @@ package detect
 import (
 	"net/netip"
 	"time"
+
+	"mqttids/internal/defaults"
 )
 
 // Options configure a Detector. The zero value means defaults.
@@ -67,7 +69,7 @@ func (o *Options) setDefaults() {
 		}
 	}
 	if len(o.TLSPorts) == 0 {
-		o.TLSPorts = []uint16{8883}
+		o.TLSPorts = defaults.TLSPorts()
 	}
 	def(&o.IdleConnectTimeout, 10*time.Second)
 	def(&o.PingOnlyTimeout, 30*time.Second)

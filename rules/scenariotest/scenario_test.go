@@ -13,6 +13,7 @@ import (
 
 	"mqttids/alerts"
 	"mqttids/capture"
+	"mqttids/capture/capturetest"
 	"mqttids/detect"
 	"mqttids/event"
 	"mqttids/rules"
@@ -108,7 +109,7 @@ func BenchmarkReplay(b *testing.B) {
 
 var synthetic = sync.OnceValues(func() ([]byte, error) {
 	var buf bytes.Buffer
-	err := capture.WriteSynthetic(&buf, capture.SynthOptions{Packets: 300_000, Flows: 1000, Reorder: 0.03, Seed: 1})
+	err := capturetest.WriteSynthetic(&buf, capturetest.SynthOptions{Packets: 300_000, Flows: 1000, Reorder: 0.03, Seed: 1})
 	return buf.Bytes(), err
 })
 
