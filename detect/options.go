@@ -12,8 +12,9 @@ type Options struct {
 	// AllowedNetworks: connections from elsewhere count as
 	// unexpected_source. Empty: the counter stays 0.
 	AllowedNetworks []netip.Prefix
-	// TLSPorts: server ports where a password is not cleartext
-	// (default 8883). Connections the capture marks TLS are never cleartext.
+	// TLSPorts: server ports where a password is not cleartext (nil or
+	// empty: internal/defaults.TLSPorts). Connections the capture marks TLS
+	// are never cleartext.
 	TLSPorts []uint16
 	// IdleConnectTimeout: a TCP connection without CONNECT this long after
 	// the handshake counts as idle_no_connect (default 10 s). Connections
