@@ -7,24 +7,27 @@ import (
 
 // peerDist is the distribution of per-key publish rates among the keys of
 // one kind (source address or client id) on one broker: what "normal" is
-// for a key that has no history of its own yet. Each key contributes one
-// sample per complete 5 s baseline bucket in which it published (its
-// publishes, and its bytes, in that bucket), so a key weighs by how long
-// it has been active, not by how fast it publishes.
+// for a key that has no history of its own yet. Each key that has a
+// normal of its own (its publish baseline is known) contributes one sample
+// per second of packet time in which it published — its publishes, and its
+// bytes, in that second — so a key weighs by how long it has been active,
+// not by how fast it publishes, and a new key (a flooder among them) never
+// counts among the peers it is judged against.
 //
 // Samples go into log-scale histograms (four bins per octave, so a
 // quantile is within 19 % of the true value) in six slices of 5 min: the
 // distribution covers the last 25–30 min with 2 × 6 × 130 counters per
 // kind and broker, whatever the number of keys. Quantiles are recomputed
-// at most once per second of packet time (they move slowly; a flood of
-// queries must not cost a histogram scan each).
+// lazily: when samples were added and 100 ms of packet time passed, or
+// the number of samples doubled, or too few were behind the last answer —
+// so a flood of queries does not cost a histogram scan each.
 type peerDist struct {
 	slice [peerSlices]peerSlice
 	// cached quantiles, refreshed at most once per second of packet time
 	at      int64
 	gen     uint64 // samples added, for the cache
 	atGen   uint64
-	q       [4]float64 // publishes p50, p99, bytes p50, p99 (per 5 s bucket)
+	q       [4]float64 // publishes p50, p99, bytes p50, p99 (per second)
 	samples uint32     // samples behind q
 }
 
@@ -79,8 +82,9 @@ func (p *peerDist) quantile(bytes bool, q99 bool, now int64) float64 {
 	if p == nil {
 		return 0
 	}
-	if p.at == 0 || (now-p.at >= int64(time.Second) && p.gen != p.atGen) || now < p.at {
-		p.refresh(now)
+	if (p.gen != p.atGen && (p.at == 0 || now-p.at >= int64(100*time.Millisecond) || now < p.at ||
+		p.gen >= 2*p.atGen || p.samples < peerMinSamples)) || now/peerSliceDur != p.at/peerSliceDur {
+		p.refresh(now) // new samples, or a slice expired
 	}
 	if p.samples < peerMinSamples {
 		return 0
@@ -92,7 +96,7 @@ func (p *peerDist) quantile(bytes bool, q99 bool, now int64) float64 {
 	if bytes {
 		i += 2
 	}
-	return p.q[i] / float64(baseBucket/int64(time.Second))
+	return p.q[i]
 }
 
 func (p *peerDist) refresh(now int64) {

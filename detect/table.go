@@ -292,6 +292,12 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 	created := t.ents[i].created
 	ps := t.pubOf(i)
 	if rb := now / rateBucket; rb != ps.rateSec {
+		if ps.rateCur > 0 && ps.baseN > 0 && peer != nil {
+			// A second in which a key with a normal of its own published:
+			// one sample of what new keys are measured against. New keys
+			// do not count, so a new flooder cannot raise its own bar.
+			peer.add(ps.rateCur, ps.rbCur, now)
+		}
 		if rb == ps.rateSec+1 {
 			ps.ratePrev, ps.rbPrev = ps.rateCur, ps.rbCur
 		} else {
@@ -325,9 +331,7 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 			if ps.baseN < math.MaxUint32 {
 				ps.baseN++
 			}
-			if peer != nil {
-				peer.add(ps.pubCur, ps.byteCur, now)
-			}
+
 		}
 		ps.baseEpoch, ps.pubCur, ps.byteCur = b, 0, 0
 	}

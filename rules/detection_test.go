@@ -366,3 +366,52 @@ func TestCleartextOncePerUserAndBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerBaseline: a new client publishing 1,500 msg/s is a flood among
+// sensors at 1 msg/s, and ordinary among peers that each publish 400 msg/s.
+func TestPeerBaseline(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("busy-peers=%v", busy), func(t *testing.T) {
+			h := newHarness(t, detect.Options{}, nil, nil)
+			plantStart(h.sim, 20)
+			var fleet []*detecttest.Client
+			if busy {
+				for i := range 30 {
+					fleet = append(fleet, h.sim.Session(fmt.Sprintf("10.0.8.%d", i+1), fmt.Sprintf("fast-%d", i), "", ""))
+				}
+			}
+			tick := func() {
+				for range 100 { // 10 ms steps
+					for _, c := range fleet {
+						for range 4 {
+							c.Publish("plant/fast", 8, 0) // 400 msg/s each
+						}
+					}
+					h.sim.Advance(10 * time.Millisecond)
+				}
+			}
+			for range 30 {
+				plantTick(h.sim)
+				tick()
+			}
+			c := h.sim.Session(attacker, "newcomer", "", "")
+			for range 3 {
+				for range 100 {
+					for range 15 {
+						c.Publish("plant/new", 8, 0)
+					}
+					for _, f := range fleet {
+						for range 4 {
+							f.Publish("plant/fast", 8, 0)
+						}
+					}
+					h.sim.Advance(10 * time.Millisecond)
+				}
+			}
+			_, fired := h.firstAlert("publish-flood", attacker)
+			if fired == busy {
+				t.Errorf("busy peers %v: publish-flood fired %v\n%s", busy, fired, h.out.summary())
+			}
+		})
+	}
+}

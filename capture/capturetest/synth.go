@@ -116,6 +116,14 @@ type SynthOptions struct {
 	Reorder float64 // fraction of PUBLISH segments swapped with the next one of their flow
 	Seed    uint64  // random seed (the same seed gives the same file)
 	Port    uint16  // broker port (0: 1883)
+	// Rate is the packet rate in packet time, frames per second (0: gaps
+	// of 1–20 µs, about 95,000 frames/s). The gaps are uniform around the
+	// mean, so 700,000 gives about 650,000 PUBLISHes per second.
+	Rate float64
+	// Topics each flow cycles through in its publishes (0: 1, the flow's
+	// own topic): more than one defeats the undeliverable check's sharing
+	// of a timer between consecutive publishes of one topic.
+	Topics int
 }
 
 // setDefaults replaces the zero fields by their defaults.
@@ -140,6 +148,7 @@ type synthFlow struct {
 	heldSeq    uint32
 	n          int
 	topic      []byte
+	topics     [][]byte
 }
 
 // WriteSynthetic writes a pcap (Ethernet, IPv4) of o.Flows interleaved
@@ -162,12 +171,21 @@ func WriteSynthetic(w io.Writer, o SynthOptions) error {
 		f.srv = srv
 		f.cseq, f.sseq = rng.Uint32(), rng.Uint32()
 		f.topic = fmt.Appendf(nil, "site/%d/sensor/temp", i)
+		f.topics = [][]byte{f.topic}
+		for t := 1; t < o.Topics; t++ {
+			f.topics = append(f.topics, fmt.Appendf(nil, "site/%d/sensor/t%d", i, t))
+		}
 	}
 	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	var frame, msg []byte
 	write := func(seg *Segment) error {
 		frame = AppendFrame(frame[:0], FrameOptions{Link: layers.LinkTypeEthernet}, seg)
-		ts = ts.Add(time.Duration(1+rng.IntN(20)) * time.Microsecond)
+		if o.Rate > 0 {
+			mean := float64(time.Second) / o.Rate
+			ts = ts.Add(time.Duration(mean * (0.1 + 1.8*rng.Float64())))
+		} else {
+			ts = ts.Add(time.Duration(1+rng.IntN(20)) * time.Microsecond)
+		}
 		return pw.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame)}, frame)
 	}
 	for written := 0; written < o.Packets; {
@@ -199,7 +217,7 @@ func WriteSynthetic(w io.Writer, o SynthOptions) error {
 				msg = append(msg, 0xd0, 0) // PINGRESP
 				fromClient = false
 			default:
-				msg = AppendPublish(msg, f.topic, 16+rng.IntN(32))
+				msg = AppendPublish(msg, f.topics[f.n%len(f.topics)], 16+rng.IntN(32))
 			}
 		}
 		f.stage++

@@ -21,12 +21,14 @@ func main() {
 	reorder := flag.Float64("reorder", 0.03, "fraction of PUBLISH segments swapped with the next one of their flow")
 	seed := flag.Uint64("seed", 1, "random seed")
 	port := flag.Uint("port", 1883, "broker TCP port")
+	rate := flag.Float64("rate", 0, "frames per second of packet time (0: about 95,000)")
+	topics := flag.Int("topics", 1, "topics each flow publishes to in turn")
 	flag.Parse()
-	if *out == "" || *packets <= 0 || *flows <= 0 || *reorder < 0 || *reorder > 1 || *port == 0 || *port > 65535 {
-		fmt.Fprintln(os.Stderr, "usage: synthpcap -o FILE [-packets N] [-flows N] [-reorder F] [-seed N] [-port P]")
+	if *out == "" || *packets <= 0 || *flows <= 0 || *reorder < 0 || *reorder > 1 || *port == 0 || *port > 65535 || *rate < 0 || *topics < 1 {
+		fmt.Fprintln(os.Stderr, "usage: synthpcap -o FILE [-packets N] [-flows N] [-reorder F] [-seed N] [-port P] [-rate FRAMES/S] [-topics N]")
 		os.Exit(2)
 	}
-	if err := run(*out, capturetest.SynthOptions{Packets: *packets, Flows: *flows, Reorder: *reorder, Seed: *seed, Port: uint16(*port)}); err != nil {
+	if err := run(*out, capturetest.SynthOptions{Packets: *packets, Flows: *flows, Reorder: *reorder, Seed: *seed, Port: uint16(*port), Rate: *rate, Topics: *topics}); err != nil {
 		fmt.Fprintln(os.Stderr, "synthpcap:", err)
 		os.Exit(1)
 	}

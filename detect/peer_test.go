@@ -1,0 +1,43 @@
+package detect
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPeerQuantiles(t *testing.T) {
+	var p peerDist
+	now := int64(time.Hour)
+	if q := p.quantile(false, true, now); q != 0 {
+		t.Fatalf("empty distribution: %v", q)
+	}
+	for i := range 1000 { // 990 keys at 10/s, 10 at 1000/s
+		v := uint32(10)
+		if i%100 == 0 {
+			v = 1000
+		}
+		p.add(v, v*50, now)
+	}
+	for _, tc := range []struct {
+		bytes, q99 bool
+		lo, hi     float64
+	}{
+		{false, false, 10, 10 * 1.19},
+		{false, true, 10, 10 * 1.19}, // exactly 1 % is not above the 99th percentile
+		{true, false, 500, 500 * 1.19},
+	} {
+		if q := p.quantile(tc.bytes, tc.q99, now); q < tc.lo || q > tc.hi {
+			t.Errorf("bytes=%v q99=%v: %v, want %v..%v", tc.bytes, tc.q99, q, tc.lo, tc.hi)
+		}
+	}
+	for range 20 {
+		p.add(1000, 1000, now)
+	}
+	if q := p.quantile(false, true, now+int64(time.Second)); q < 1000 || q > 1190 {
+		t.Errorf("after 2%% at 1000/s: p99 %v", q)
+	}
+	// 30 min later every slice has expired.
+	if q := p.quantile(false, true, now+int64(31*time.Minute)); q != 0 {
+		t.Errorf("expired samples still count: %v", q)
+	}
+}
