@@ -1,10 +1,14 @@
 package alerts
 
-import "time"
+import (
+	"time"
+
+	"mqttids/internal/eve"
+)
 
 // TimeFormat is EVE's timestamp layout: RFC 3339 with microseconds and a
 // numeric zone without colon, e.g. 2026-11-22T10:15:03.123456+0000.
-const TimeFormat = "2006-01-02T15:04:05.000000-0700"
+const TimeFormat = eve.TimeLayout
 
 // Alert is one alert as in docs/contract.md (a Suricata EVE superset).
 // Optional parts are pointers or omitempty so that absent means absent.

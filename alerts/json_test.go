@@ -156,34 +156,6 @@ func TestAppendJSONAllocs(t *testing.T) {
 	}
 }
 
-// FuzzAppendString: whatever bytes a client sends as its identity, the line
-// stays valid JSON and decodes to the same string (invalid UTF-8 aside).
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "dev-17", "a\"b\\c", "\x00\x1f\x7f", "\xff\xfe", "\u2028\u2029", "é漢字🙂", "<script>&"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := appendString(nil, s)
-		if !json.Valid(b) {
-			t.Fatalf("invalid JSON for %q: %s", s, b)
-		}
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatal(err)
-		}
-		if want := strings.ToValidUTF8(s, "\ufffd"); got != want && !strings.ContainsRune(s, 0xfffd) {
-			// ToValidUTF8 collapses runs of invalid bytes; we write one
-			// U+FFFD per byte as encoding/json does.
-			var ref string
-			jb, _ := json.Marshal(s)
-			_ = json.Unmarshal(jb, &ref)
-			if got != ref {
-				t.Fatalf("round trip %q: got %q want %q", s, got, ref)
-			}
-		}
-	})
-}
-
 func BenchmarkAlertAppendJSON(b *testing.B) {
 	a := contractAlert(b)
 	buf := a.AppendJSON(nil)
