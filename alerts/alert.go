@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"net/netip"
 	"time"
 
 	"mqttids/internal/eve"
@@ -48,13 +49,31 @@ type MQTTInfo struct {
 
 // Detection says which rule fired on which key with which count.
 type Detection struct {
-	Rule      string            `json:"rule"`
-	Key       map[string]string `json:"key"`
-	Count     float64           `json:"count"`
-	WindowS   float64           `json:"window_s"`
-	FirstSeen time.Time         `json:"-"` // "first_seen" in TimeFormat
-	LastSeen  time.Time         `json:"-"` // "last_seen" in TimeFormat
+	Rule      string    `json:"rule"`
+	Key       Key       `json:"key"`
+	Count     float64   `json:"count"`
+	WindowS   float64   `json:"window_s"`
+	FirstSeen time.Time `json:"-"` // "first_seen" in TimeFormat
+	LastSeen  time.Time `json:"-"` // "last_seen" in TimeFormat
 }
+
+// Key is the detection key: the fields of the rule's key kind (src_ip; a
+// client id; a user name; or the connection's four addresses and ports).
+// It is written as a JSON object whose keys are in alphabetical order
+// (client_id, dest_ip, dest_port, src_ip, src_port, username), each only
+// when set, with the ports as strings: {"src_ip":"192.0.2.7"},
+// {"dest_ip":"10.0.0.1","dest_port":"1883","src_ip":"10.0.2.2","src_port":"50000"}.
+type Key struct {
+	SrcIP    netip.Addr
+	SrcPort  uint16 // written when not 0, or when both addresses are set (a connection on port 0)
+	DestIP   netip.Addr
+	DestPort uint16 // as SrcPort
+	ClientID string
+	Username string
+}
+
+// String returns the key as its JSON object.
+func (k Key) String() string { return string(k.AppendJSON(nil)) }
 
 // BlockInfo is present when the rule added a block entry.
 type BlockInfo struct {

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -84,7 +85,7 @@ func (a *Alert) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"detection":{"rule":`...)
 		dst = eve.AppendString(dst, d.Rule)
 		dst = append(dst, `,"key":`...)
-		dst = appendStringMap(dst, d.Key)
+		dst = d.Key.AppendJSON(dst)
 		dst = append(dst, `,"count":`...)
 		dst = appendFloat(dst, d.Count)
 		dst = append(dst, `,"window_s":`...)
@@ -168,28 +169,54 @@ func appendFloat(dst []byte, f float64) []byte {
 	return strconv.AppendFloat(dst, f, 'f', -1, 64)
 }
 
-// appendStringMap writes m with its keys sorted, so equal alerts encode to
-// equal bytes. Detection keys have one to three entries: an insertion sort
-// over a stack array avoids sort's allocations.
-func appendStringMap(dst []byte, m map[string]string) []byte {
-	var stack [8]string
-	keys := stack[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
+// AppendJSON appends the key as a JSON object (see Key for the order).
+func (k *Key) AppendJSON(dst []byte) []byte {
+	conn := k.SrcIP.IsValid() && k.DestIP.IsValid()
 	dst = append(dst, '{')
-	for i, k := range keys {
-		if i > 0 {
+	n := len(dst)
+	sep := func(dst []byte, name string) []byte {
+		if len(dst) > n {
 			dst = append(dst, ',')
 		}
-		dst = eve.AppendString(dst, k)
-		dst = append(dst, ':')
-		dst = eve.AppendString(dst, m[k])
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		return append(dst, '"', ':')
+	}
+	if k.ClientID != "" {
+		dst = eve.AppendString(sep(dst, "client_id"), k.ClientID)
+	}
+	if k.DestIP.IsValid() {
+		dst = appendAddr(sep(dst, "dest_ip"), k.DestIP)
+	}
+	if k.DestPort != 0 || conn {
+		dst = appendPort(sep(dst, "dest_port"), k.DestPort)
+	}
+	if k.SrcIP.IsValid() {
+		dst = appendAddr(sep(dst, "src_ip"), k.SrcIP)
+	}
+	if k.SrcPort != 0 || conn {
+		dst = appendPort(sep(dst, "src_port"), k.SrcPort)
+	}
+	if k.Username != "" {
+		dst = eve.AppendString(sep(dst, "username"), k.Username)
 	}
 	return append(dst, '}')
+}
+
+// appendAddr writes a as a JSON string; only a zone (never on a captured
+// address) can hold a character that needs escaping.
+func appendAddr(dst []byte, a netip.Addr) []byte {
+	if a.Zone() != "" {
+		return eve.AppendString(dst, a.String())
+	}
+	dst = append(dst, '"')
+	dst = a.AppendTo(dst)
+	return append(dst, '"')
+}
+
+// appendPort writes a port as a JSON string, as the key has always done.
+func appendPort(dst []byte, p uint16) []byte {
+	dst = append(dst, '"')
+	dst = strconv.AppendUint(dst, uint64(p), 10)
+	return append(dst, '"')
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func contractAlert(t testing.TB) *Alert {
 		Alert: AlertInfo{Action: "blocked", GID: 1, SignatureID: 2300001, Rev: 1,
 			Signature: "MQTT authentication brute force", Category: "auth-bruteforce", Severity: 1},
 		MQTT: &MQTTInfo{ClientID: "dev-17", Username: "admin", ProtocolVersion: 4},
-		Detection: &Detection{Rule: "auth-bruteforce", Key: map[string]string{"src_ip": "192.0.2.7"},
+		Detection: &Detection{Rule: "auth-bruteforce", Key: Key{SrcIP: netip.MustParseAddr("192.0.2.7")},
 			Count: 57, WindowS: 30,
 			FirstSeen: mustTime(t, "2026-11-22T10:14:40.000001+0000"),
 			LastSeen:  mustTime(t, "2026-11-22T10:15:03.123456+0000")},
@@ -63,7 +64,7 @@ func TestJSONGolden(t *testing.T) {
 			// invalid UTF-8, line separators and HTML characters.
 			MQTT: &MQTTInfo{ClientID: "a\"b\\c\n\x00\x1f\xff<&>\u2028é", ProtocolVersion: 5},
 			Detection: &Detection{Rule: "clientid-takeover",
-				Key:   map[string]string{"client_id": "x", "src_ip": "192.0.2.9", "a": "1"},
+				Key:   Key{ClientID: "x", SrcIP: netip.MustParseAddr("192.0.2.9")},
 				Count: 0.5, WindowS: 1e-7},
 		}},
 		{"block_add", &BlockEvent{
@@ -134,6 +135,33 @@ func TestJSONKeyOrder(t *testing.T) {
 	want := "timestamp event_type src_ip src_port dest_ip dest_port proto app_proto alert mqtt detection block"
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("keys %q, want %q", got, want)
+	}
+}
+
+// TestKeyJSON: every key kind the rules engine makes, in the order and
+// form the sorted map of the earlier encoding gave (ports as strings).
+func TestKeyJSON(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.2.2"), netip.MustParseAddr("2001:db8::1")
+	for _, tt := range []struct {
+		k    Key
+		want string
+	}{
+		{Key{}, `{}`},
+		{Key{SrcIP: a}, `{"src_ip":"10.0.2.2"}`},
+		{Key{SrcIP: b}, `{"src_ip":"2001:db8::1"}`},
+		{Key{ClientID: "dev\"1"}, `{"client_id":"dev\"1"}`},
+		{Key{Username: "admin"}, `{"username":"admin"}`},
+		{Key{SrcIP: a, SrcPort: 50000, DestIP: b, DestPort: 1883},
+			`{"dest_ip":"2001:db8::1","dest_port":"1883","src_ip":"10.0.2.2","src_port":"50000"}`},
+		{Key{SrcIP: a, DestIP: b}, `{"dest_ip":"2001:db8::1","dest_port":"0","src_ip":"10.0.2.2","src_port":"0"}`},
+		{Key{ClientID: "c", Username: "u", SrcIP: a}, `{"client_id":"c","src_ip":"10.0.2.2","username":"u"}`},
+	} {
+		if got := string(tt.k.AppendJSON(nil)); got != tt.want {
+			t.Errorf("%+v: got %s, want %s", tt.k, got, tt.want)
+		}
+		if tt.k.String() != tt.want {
+			t.Errorf("String() = %s", tt.k.String())
+		}
 	}
 }
 

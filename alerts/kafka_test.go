@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func testAlert(i int) *Alert {
 		Alert: AlertInfo{Action: "allowed", GID: 1, SignatureID: 2300001, Rev: 1,
 			Signature: "MQTT authentication brute force", Category: "auth-bruteforce", Severity: 1},
 		MQTT:      &MQTTInfo{ClientID: fmt.Sprintf("dev-%d", i), ProtocolVersion: 4},
-		Detection: &Detection{Rule: "auth-bruteforce", Key: map[string]string{"src_ip": "x"}, Count: float64(i), WindowS: 30},
+		Detection: &Detection{Rule: "auth-bruteforce", Key: Key{SrcIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(i%7 + 1)})}, Count: float64(i), WindowS: 30},
 	}
 	return a
 }

@@ -241,6 +241,25 @@ func remember(m map[suppKey]int64, k suppKey, now, d int64, max int, full *atomi
 	m[k] = now + d
 }
 
+// alertKey is k as the alert's flat key: the fields k.Fields names,
+// without a map (TestAlertKeyMatchesFields holds them equal).
+func alertKey(k *detect.Key) alerts.Key {
+	switch k.Kind {
+	case detect.KeySrcIP:
+		return alerts.Key{SrcIP: k.Addr}
+	case detect.KeyClientID:
+		return alerts.Key{ClientID: k.Name}
+	case detect.KeyUsername:
+		return alerts.Key{Username: k.Name}
+	case detect.KeyConnection:
+		return alerts.Key{
+			SrcIP: k.Flow.Client.Addr().Unmap(), SrcPort: k.Flow.Client.Port(),
+			DestIP: k.Flow.Server.Addr().Unmap(), DestPort: k.Flow.Server.Port(),
+		}
+	}
+	return alerts.Key{}
+}
+
 func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 	a := &alerts.Alert{
 		Timestamp: o.Time,
@@ -253,7 +272,7 @@ func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 		},
 		Detection: &alerts.Detection{
 			Rule:      r.ID,
-			Key:       o.Key.Fields(),
+			Key:       alertKey(&o.Key),
 			Count:     count,
 			WindowS:   r.Window.Seconds(),
 			FirstSeen: o.FirstSeen(r.win),

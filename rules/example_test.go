@@ -44,7 +44,7 @@ func Example() {
 	det.Flush(sim.Now)
 	fmt.Println(eng.Stats().Alerts, "alerts")
 	// Output:
-	// cleartext-credentials cleartext-credentials map[src_ip:192.0.2.7] 1 192.0.2.7
-	// auth-bruteforce auth-bruteforce map[src_ip:192.0.2.7] 10 192.0.2.7
+	// cleartext-credentials cleartext-credentials {"src_ip":"192.0.2.7"} 1 192.0.2.7
+	// auth-bruteforce auth-bruteforce {"src_ip":"192.0.2.7"} 10 192.0.2.7
 	// 2 alerts
 }

@@ -428,10 +428,15 @@ func TestScenarios(t *testing.T) {
 			h.det.Flush(h.sim.Now)
 			got := map[want]bool{}
 			for _, a := range h.out.alerts {
-				for k, v := range a.Detection.Key {
-					if k == "src_ip" || k == "client_id" || k == "username" {
-						got[want{a.Alert.Category, k + "=" + v}] = true
-					}
+				k := a.Detection.Key
+				if k.SrcIP.IsValid() {
+					got[want{a.Alert.Category, "src_ip=" + k.SrcIP.String()}] = true
+				}
+				if k.ClientID != "" {
+					got[want{a.Alert.Category, "client_id=" + k.ClientID}] = true
+				}
+				if k.Username != "" {
+					got[want{a.Alert.Category, "username=" + k.Username}] = true
 				}
 			}
 			for _, w := range tc.want {
@@ -480,7 +485,7 @@ func TestAlertShape(t *testing.T) {
 		t.Errorf("mqtt %+v", a.MQTT)
 	}
 	d := a.Detection
-	if d.Rule != "auth-bruteforce" || d.Key["src_ip"] != attacker || len(d.Key) != 1 || d.Count < 10 || d.WindowS != 30 {
+	if d.Rule != "auth-bruteforce" || d.Key != (alerts.Key{SrcIP: netip.MustParseAddr(attacker)}) || d.Count < 10 || d.WindowS != 30 {
 		t.Errorf("detection %+v", d)
 	}
 	if !d.LastSeen.Equal(a.Timestamp) || d.FirstSeen.After(d.LastSeen) || d.LastSeen.Sub(d.FirstSeen) > 60*time.Second {
@@ -654,7 +659,7 @@ rules:
 	for _, a := range h.out.alerts {
 		if a.Detection.Rule == "chatty-connection" {
 			k := a.Detection.Key
-			got = append(got, k["src_ip"]+":"+k["src_port"]+">"+k["dest_ip"]+":"+k["dest_port"])
+			got = append(got, netip.AddrPortFrom(k.SrcIP, k.SrcPort).String()+">"+netip.AddrPortFrom(k.DestIP, k.DestPort).String())
 		}
 	}
 	want := fmt.Sprintf("10.0.2.2:%d>10.0.0.1:1883", busy.Flow.Client.Port())
