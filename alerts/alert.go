@@ -81,20 +81,3 @@ type BlockInfo struct {
 	Value  string  `json:"value"`
 	TTLS   float64 `json:"ttl_s"`
 }
-
-// BlockEvent is one change of the dynamic block list.
-type BlockEvent struct {
-	Timestamp time.Time   `json:"-"`
-	EventType string      `json:"event_type"` // always "block"
-	Op        string      `json:"op"`         // "add" or "remove"
-	Target    string      `json:"target"`
-	Value     string      `json:"value"`
-	TTLS      float64     `json:"ttl_s"`
-	Reason    BlockReason `json:"reason"`
-}
-
-// BlockReason names the rule that caused a block.
-type BlockReason struct {
-	SignatureID int    `json:"signature_id"`
-	Category    string `json:"category"`
-}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"mqttids/block"
 	"mqttids/internal/eve"
 )
 
@@ -118,9 +119,9 @@ func (a *Alert) MarshalJSON() ([]byte, error) {
 	return a.AppendJSON(make([]byte, 0, 512)), nil
 }
 
-// AppendJSON appends the block event as one JSON object (no newline) in the
-// contract's key order.
-func (b *BlockEvent) AppendJSON(dst []byte) []byte {
+// AppendBlockEvent appends the block event as one JSON object (no newline)
+// in the contract's key order. It allocates nothing when dst has room.
+func AppendBlockEvent(dst []byte, b *block.Event) []byte {
 	dst = append(dst, `{"timestamp":`...)
 	dst = appendTime(dst, b.Timestamp)
 	dst = append(dst, `,"event_type":`...)
@@ -138,11 +139,6 @@ func (b *BlockEvent) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"category":`...)
 	dst = eve.AppendString(dst, b.Reason.Category)
 	return append(dst, "}}"...)
-}
-
-// MarshalJSON implements json.Marshaler with AppendJSON.
-func (b *BlockEvent) MarshalJSON() ([]byte, error) {
-	return b.AppendJSON(make([]byte, 0, 192)), nil
 }
 
 func orDefault(s, def string) string {

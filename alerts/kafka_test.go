@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"mqttids/block"
 )
 
 func freePort(t testing.TB) int {
@@ -281,7 +283,7 @@ func TestKafkaBlockTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewBlockList(BlockListOptions{Enforcers: []Enforcer{enf}})
+	l, err := block.New(block.Options{Enforcers: []block.Enforcer{enf}})
 	if err != nil {
 		t.Fatal(err)
 	}

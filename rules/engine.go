@@ -10,6 +10,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/detect"
 )
 
@@ -17,9 +18,21 @@ import (
 type Options struct {
 	Ruleset *Ruleset       // nil: the built-in rules
 	Emitter alerts.Emitter // required
-	Blocker alerts.Blocker // nil: no blocking, action stays "allowed"
+	Blocker Blocker        // nil: no blocking, action stays "allowed"
 	// MaxSuppressed bounds the suppression table (default 100,000 keys).
 	MaxSuppressed int
+}
+
+// Blocker is the dynamic block list as the engine uses it (block.List).
+// Time is packet time.
+type Blocker interface {
+	// Block asks for target=value ("src_ip", "client_id", "username") to
+	// be blocked for ttl (before escalation); it returns the TTL applied
+	// and false when the list refused (allowlisted, already blocked for
+	// longer, full).
+	Block(now time.Time, target, value string, ttl time.Duration, reason block.Reason) (time.Duration, bool)
+	// Tick expires entries whose TTL has passed at now.
+	Tick(now time.Time)
 }
 
 // EngineStats are the engine's totals.
@@ -51,7 +64,7 @@ type compiledSet struct {
 type Engine struct {
 	set     atomic.Pointer[compiledSet]
 	emitter alerts.Emitter
-	blocker alerts.Blocker
+	blocker Blocker
 	maxSupp int
 
 	supp  map[suppKey]int64 // suppressed until (packet time)
@@ -304,7 +317,7 @@ func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 		}
 		if value != "" {
 			ttl, ok := e.blocker.Block(o.Time, r.Target, value, r.TTL,
-				alerts.BlockReason{SignatureID: r.SID, Category: r.Category})
+				block.Reason{SignatureID: r.SID, Category: r.Category})
 			if ok {
 				a.Alert.Action = "blocked"
 				a.Block = &alerts.BlockInfo{Target: r.Target, Value: value, TTLS: ttl.Seconds()}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/detect"
 	"mqttids/detect/detecttest"
 	"mqttids/event"
@@ -16,7 +17,7 @@ type printer struct{}
 func (printer) EmitAlert(a *alerts.Alert) {
 	fmt.Println(a.Alert.Category, a.Detection.Rule, a.Detection.Key, a.Detection.Count, a.SrcIP)
 }
-func (printer) EmitBlock(*alerts.BlockEvent) {}
+func (printer) EmitBlock(*block.Event) {}
 
 // The wiring: rules (built-in plus files) → engine → detector, which is
 // the event.Handler the capture feeds; Flush at the end of input.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/detect"
 	"mqttids/detect/detecttest"
 	"mqttids/event"
@@ -20,8 +21,8 @@ type collect struct {
 	alerts []*alerts.Alert
 }
 
-func (c *collect) EmitAlert(a *alerts.Alert)    { c.alerts = append(c.alerts, a) }
-func (c *collect) EmitBlock(*alerts.BlockEvent) {}
+func (c *collect) EmitAlert(a *alerts.Alert) { c.alerts = append(c.alerts, a) }
+func (c *collect) EmitBlock(*block.Event)    {}
 func (c *collect) summary() string {
 	var s []string
 	for _, a := range c.alerts {
@@ -37,7 +38,7 @@ type harness struct {
 	eng *rules.Engine
 }
 
-func newHarness(t testing.TB, opts detect.Options, rs *rules.Ruleset, blk alerts.Blocker) *harness {
+func newHarness(t testing.TB, opts detect.Options, rs *rules.Ruleset, blk rules.Blocker) *harness {
 	t.Helper()
 	out := &collect{}
 	eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: out, Blocker: blk})
@@ -518,7 +519,7 @@ type fakeBlocker struct {
 	ticks   int
 }
 
-func (b *fakeBlocker) Block(now time.Time, target, value string, ttl time.Duration, _ alerts.BlockReason) (time.Duration, bool) {
+func (b *fakeBlocker) Block(now time.Time, target, value string, ttl time.Duration, _ block.Reason) (time.Duration, bool) {
 	if value == b.allow {
 		return 0, false
 	}

@@ -17,6 +17,7 @@ import (
 
 	"mqttids/alerts"
 	"mqttids/alerts/dynsec"
+	"mqttids/block"
 	"mqttids/capture"
 	"mqttids/decode"
 	"mqttids/detect"
@@ -33,7 +34,7 @@ type Options struct {
 	Extra  alerts.Emitter // also receives every alert and block event (tests)
 	// Enforcers are added to those of the configuration (e.g. the XDP
 	// enforcer, which only `run` can attach).
-	Enforcers []alerts.Enforcer
+	Enforcers []block.Enforcer
 	// Live: packet timestamps are wall-clock time, so the lag from packet
 	// to detection is measured (sampled) for the metrics.
 	Live bool
@@ -47,7 +48,7 @@ type Sensor struct {
 	det     *detect.Detector
 	eng     *rules.Engine
 	disp    *alerts.Dispatcher
-	bl      *alerts.BlockList
+	bl      *block.List
 	counter *countingEmitter
 	servers serverTracker
 	extra   func(st *Stats)
@@ -126,7 +127,7 @@ func New(opts Options) (s *Sensor, err error) {
 	for _, e := range enforcers {
 		undo = append(undo, func() { _ = e.Close() })
 	}
-	allow, err := alerts.ParseAllowlist(cfg.Block.Allowlist)
+	allow, err := block.ParseAllowlist(cfg.Block.Allowlist)
 	if err != nil {
 		return nil, fmt.Errorf("block.allowlist: %w", err)
 	}
@@ -140,7 +141,7 @@ func New(opts Options) (s *Sensor, err error) {
 		next = teeEmitter{disp, opts.Extra}
 	}
 	counter := newCountingEmitter(next)
-	bl, err := alerts.NewBlockList(alerts.BlockListOptions{
+	bl, err := block.New(block.Options{
 		MaxEntries: cfg.Block.MaxEntries,
 		MaxTTL:     cfg.Block.MaxTTL,
 		Allow:      allow,
@@ -203,7 +204,7 @@ func (s *Sensor) Collectors() []prometheus.Collector { return []prometheus.Colle
 
 // serverTracker tells the block list each broker address once; bounded.
 type serverTracker struct {
-	bl   *alerts.BlockList
+	bl   *block.List
 	seen map[netip.Addr]struct{}
 }
 
@@ -361,9 +362,9 @@ func sinkOptions(cfg *config.Config, stdout io.Writer) (alerts.SinkOptions, erro
 }
 
 // newEnforcers builds the enforcers the block section configures.
-func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]alerts.Enforcer, error) {
-	var out []alerts.Enforcer
-	fail := func(err error) ([]alerts.Enforcer, error) {
+func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]block.Enforcer, error) {
+	var out []block.Enforcer
+	fail := func(err error) ([]block.Enforcer, error) {
 		for _, e := range out {
 			_ = e.Close()
 		}
@@ -409,8 +410,8 @@ func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]alerts.Enfor
 // teeEmitter sends everything to two emitters.
 type teeEmitter struct{ a, b alerts.Emitter }
 
-func (t teeEmitter) EmitAlert(x *alerts.Alert)      { t.a.EmitAlert(x); t.b.EmitAlert(x) }
-func (t teeEmitter) EmitBlock(x *alerts.BlockEvent) { t.a.EmitBlock(x); t.b.EmitBlock(x) }
+func (t teeEmitter) EmitAlert(x *alerts.Alert) { t.a.EmitAlert(x); t.b.EmitAlert(x) }
+func (t teeEmitter) EmitBlock(x *block.Event)  { t.a.EmitBlock(x); t.b.EmitBlock(x) }
 
 // SetExtraStats adds counters from outside the pipeline (the kernel's ring
 // drops of a live capture) to every statistics snapshot.
