@@ -30,10 +30,14 @@ type Options struct {
 	// RepeatWindow is how long after an entry ended a new block of the
 	// same value counts as a repeat (default 24 h).
 	RepeatWindow time.Duration
-	// Allow is the allowlist; addresses given to AddServer join it.
+	// Allow is the allowlist (--block-allowlist).
 	Allow Allowlist
-	// Servers are the broker's own addresses, never blocked.
-	Servers []netip.Addr
+	// Brokers are the operator's broker addresses (a host as a /32 or
+	// /128, or a network; --brokers), never blocked, like Allow.Networks.
+	// They are configuration only: an address seen answering on an MQTT
+	// port is not a broker to this list, since one spoofed SYN-ACK would
+	// otherwise make its sender unblockable.
+	Brokers []netip.Prefix
 	// Emitter receives every Event (for the alert sinks); may be nil.
 	Emitter Emitter
 	// Enforcers apply every Event, in this order.
@@ -110,6 +114,11 @@ func New(opts Options) (*List, error) {
 			errs = append(errs, fmt.Errorf("allow network %d: invalid prefix", i))
 		}
 	}
+	for i, p := range opts.Brokers {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("broker %d: invalid prefix", i))
+		}
+	}
 	for i, e := range opts.Enforcers {
 		if e == nil {
 			errs = append(errs, fmt.Errorf("enforcer %d is nil", i))
@@ -145,8 +154,10 @@ func New(opts Options) (*List, error) {
 	for _, u := range opts.Allow.Usernames {
 		l.allowU[u] = true
 	}
-	for _, a := range opts.Servers {
-		l.AddServer(a)
+	for _, p := range opts.Brokers {
+		if p = unmapPrefix(p).Masked(); !slices.Contains(l.allowN, p) {
+			l.allowN = append(l.allowN, p)
+		}
 	}
 	return l, nil
 }
@@ -156,22 +167,6 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	return p
-}
-
-// AddServer puts a broker (server) address on the allowlist, e.g. each
-// address seen answering on an MQTT port. An active entry covering it is
-// not removed (it never blocked that address: blocks are on sources).
-func (l *List) AddServer(a netip.Addr) {
-	if !a.IsValid() {
-		return
-	}
-	a = a.Unmap()
-	p := netip.PrefixFrom(a, a.BitLen())
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !slices.Contains(l.allowN, p) {
-		l.allowN = append(l.allowN, p)
-	}
 }
 
 // normalize checks target and value and returns the canonical value

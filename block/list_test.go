@@ -151,9 +151,12 @@ func TestBlockAllowlist(t *testing.T) {
 			ClientIDs: []string{"monitoring"},
 			Usernames: []string{"ops"},
 		},
-		Servers: []netip.Addr{netip.MustParseAddr("198.51.100.1")},
+		Brokers: []netip.Prefix{
+			netip.MustParsePrefix("198.51.100.1/32"),
+			netip.MustParsePrefix("::ffff:198.51.100.2/128"), // mapped form
+			netip.MustParsePrefix("203.0.113.0/28"),          // a broker network
+		},
 	})
-	l.AddServer(netip.MustParseAddr("::ffff:198.51.100.2")) // observed broker, mapped form
 	refused := []struct{ target, value string }{
 		{"src_ip", "10.1.2.3"},
 		{"src_ip", "::ffff:10.1.2.3"},
@@ -163,6 +166,8 @@ func TestBlockAllowlist(t *testing.T) {
 		{"src_ip", "198.51.100.0/24"}, // covers the broker
 		{"src_ip", "198.51.100.1"},
 		{"src_ip", "198.51.100.2"},
+		{"src_ip", "203.0.113.9"},
+		{"src_ip", "::ffff:203.0.113.15"},
 		{"client_id", "monitoring"},
 		{"username", "ops"},
 	}
@@ -172,7 +177,7 @@ func TestBlockAllowlist(t *testing.T) {
 		}
 	}
 	allowed := []struct{ target, value string }{
-		{"src_ip", "11.0.0.1"}, {"src_ip", "2001:db8:2::5"}, {"client_id", "monitoring2"}, {"username", "OPS"},
+		{"src_ip", "11.0.0.1"}, {"src_ip", "2001:db8:2::5"}, {"src_ip", "203.0.113.16"}, {"src_ip", "198.51.100.3"}, {"client_id", "monitoring2"}, {"username", "OPS"},
 	}
 	for _, r := range allowed {
 		if _, ok := l.Block(t0, r.target, r.value, time.Minute, reason); !ok {
@@ -211,9 +216,10 @@ func TestBlockMaxEntriesAndEnforcerErrors(t *testing.T) {
 	}
 }
 
-func TestNewBlockListValidates(t *testing.T) {
-	_, err := New(Options{MaxEntries: -1, Allow: Allowlist{Networks: []netip.Prefix{{}}}, Enforcers: []Enforcer{nil}})
-	if err == nil || !strings.Contains(err.Error(), "max entries") || !strings.Contains(err.Error(), "allow network 0") || !strings.Contains(err.Error(), "enforcer 0") {
+func TestNewValidates(t *testing.T) {
+	_, err := New(Options{MaxEntries: -1, Allow: Allowlist{Networks: []netip.Prefix{{}}}, Brokers: []netip.Prefix{{}}, Enforcers: []Enforcer{nil}})
+	if err == nil || !strings.Contains(err.Error(), "max entries") || !strings.Contains(err.Error(), "allow network 0") ||
+		!strings.Contains(err.Error(), "broker 0") || !strings.Contains(err.Error(), "enforcer 0") {
 		t.Errorf("err %v, want every problem", err)
 	}
 }

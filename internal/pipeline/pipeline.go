@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -50,7 +49,6 @@ type Sensor struct {
 	disp    *alerts.Dispatcher
 	bl      *block.List
 	counter *countingEmitter
-	servers serverTracker
 	extra   func(st *Stats)
 	live    bool
 	events  uint64
@@ -131,6 +129,10 @@ func New(opts Options) (s *Sensor, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("block.allowlist: %w", err)
 	}
+	brokers, err := config.Prefixes(cfg.Block.Brokers)
+	if err != nil {
+		return nil, fmt.Errorf("block.brokers: %w", err)
+	}
 	disp := alerts.NewDispatcher(sinks, alerts.DispatcherOptions{
 		OnError: func(sink string, err error) { log.Warn("alert sink", "sink", sink, "err", err) },
 	})
@@ -145,6 +147,7 @@ func New(opts Options) (s *Sensor, err error) {
 		MaxEntries: cfg.Block.MaxEntries,
 		MaxTTL:     cfg.Block.MaxTTL,
 		Allow:      allow,
+		Brokers:    brokers,
 		Emitter:    counter,
 		Enforcers:  enforcers,
 		OnError:    func(enf string, err error) { log.Warn("block enforcer", "enforcer", enf, "err", err) },
@@ -171,7 +174,6 @@ func New(opts Options) (s *Sensor, err error) {
 			Help:    "Time from a packet's capture timestamp to its event reaching detection (live capture, one event in 256 sampled).",
 			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10), // 50 µs … 13 s
 		})}
-	s.servers = serverTracker{bl: bl, seen: map[netip.Addr]struct{}{}}
 	cp, err := capture.New(CaptureOptions(&cfg), event.HandlerFunc(s.handle))
 	if err != nil {
 		return nil, err
@@ -180,17 +182,15 @@ func New(opts Options) (s *Sensor, err error) {
 	return s, nil
 }
 
-// handle is the capture stage's handler: broker addresses join the block
-// list's allowlist, then detect (and through it rules) sees the event.
+// handle is the capture stage's handler: detect (and through it rules)
+// sees the event. Which addresses are never blocked is configuration
+// (block.allowlist, block.brokers), never learnt from the traffic here.
 func (s *Sensor) handle(ev *event.Event) {
 	if s.live {
 		s.events++
 		if s.events&(lagSample-1) == 0 {
 			s.lag.Observe(time.Since(ev.Time).Seconds())
 		}
-	}
-	if ev.Kind == event.TCPOpen || ev.Kind == event.TLS {
-		s.servers.note(ev.Flow.Server.Addr())
 	}
 	s.det.Handle(ev)
 }
@@ -201,22 +201,6 @@ const lagSample = 256
 // Collectors are the sensor's own Prometheus collectors beyond its
 // statistics (the detection-lag histogram).
 func (s *Sensor) Collectors() []prometheus.Collector { return []prometheus.Collector{s.lag} }
-
-// serverTracker tells the block list each broker address once; bounded.
-type serverTracker struct {
-	bl   *block.List
-	seen map[netip.Addr]struct{}
-}
-
-const maxServers = 4096
-
-func (t *serverTracker) note(a netip.Addr) {
-	if _, ok := t.seen[a]; ok || len(t.seen) >= maxServers {
-		return
-	}
-	t.seen[a] = struct{}{}
-	t.bl.AddServer(a)
-}
 
 // ReplayFile runs one capture file through the pipeline.
 func (s *Sensor) ReplayFile(ctx context.Context, path string) error {
