@@ -45,3 +45,30 @@ func TestAlertKeyMatchesFields(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAlertKey is the detection key's cost per alert, built and
+// encoded: the flat key (now) against the map of detect.Key.Fields (what
+// fire allocated before), for a connection key.
+func BenchmarkAlertKey(b *testing.B) {
+	k := detect.Key{Kind: detect.KeyConnection, Flow: event.Flow{
+		Client: netip.MustParseAddrPort("192.0.2.7:51514"), Server: netip.MustParseAddrPort("198.51.100.1:1883")}}
+	buf := make([]byte, 0, 256)
+	b.Run("flat", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ak := alertKey(&k)
+			buf = ak.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m := k.Fields()
+			buf = buf[:0]
+			for _, name := range []string{"dest_ip", "dest_port", "src_ip", "src_port"} { // the sorted keys
+				buf = append(buf, name...)
+				buf = append(buf, m[name]...)
+			}
+		}
+	})
+}
