@@ -7,10 +7,9 @@
 // Everything appends to a caller's buffer and allocates nothing when the
 // buffer has room.
 //
-// The one gotcha: the escaping is stricter than encoding/json in some
-// places and looser in others, on purpose. It leaves <, > and & alone
-// (EVE does, and the lines are not HTML), but escapes DEL and U+2028 /
-// U+2029, which encoding/json passes through (DEL) or only escapes for
-// HTML safety. A value decoded by any JSON reader gives back the input
-// when the input was valid UTF-8.
+// The one gotcha: the escaping differs from encoding/json on purpose. It
+// leaves <, > and & alone (EVE does, and the lines are not HTML) but
+// escapes DEL, which encoding/json passes through; like encoding/json it
+// escapes U+2028 / U+2029 and writes invalid UTF-8 as U+FFFD. Any JSON
+// reader gives back the input when the input was valid UTF-8.
 package eve
