@@ -53,9 +53,10 @@ bench: ## benchmarks: codec, reassembly, end-to-end replay on a synthetic captur
 	    --set outputs.1.eve-log.enabled=no --set outputs.0.fast.enabled=no 2>&1 | tail -1; \
 	else echo "(suricata not installed: bookworm-backports, apt-get install -t bookworm-backports suricata)"; fi
 
-fuzz: ## short, bounded native fuzzing of every decoder
-	@for f in $$($(GO) test -list '^Fuzz' ./decode/ | grep ^Fuzz); do \
-	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s ./decode/ || exit 1; done
+fuzz: ## short, bounded native fuzzing of every decoder and of the EVE string escaper
+	@for p in ./decode/ ./internal/eve/; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; done; done
 
 eval: build ## replay every scenario and print expected vs detected per scenario
 	$(GO) run ./tools/eval -bin ./$(BIN) testdata/scenarios
