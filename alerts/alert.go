@@ -1,10 +1,15 @@
 package alerts
 
-import "time"
+import (
+	"net/netip"
+	"time"
+
+	"mqttids/internal/eve"
+)
 
 // TimeFormat is EVE's timestamp layout: RFC 3339 with microseconds and a
 // numeric zone without colon, e.g. 2026-11-22T10:15:03.123456+0000.
-const TimeFormat = "2006-01-02T15:04:05.000000-0700"
+const TimeFormat = eve.TimeLayout
 
 // Alert is one alert as in docs/contract.md (a Suricata EVE superset).
 // Optional parts are pointers or omitempty so that absent means absent.
@@ -44,34 +49,35 @@ type MQTTInfo struct {
 
 // Detection says which rule fired on which key with which count.
 type Detection struct {
-	Rule      string            `json:"rule"`
-	Key       map[string]string `json:"key"`
-	Count     float64           `json:"count"`
-	WindowS   float64           `json:"window_s"`
-	FirstSeen time.Time         `json:"-"` // "first_seen" in TimeFormat
-	LastSeen  time.Time         `json:"-"` // "last_seen" in TimeFormat
+	Rule      string    `json:"rule"`
+	Key       Key       `json:"key"`
+	Count     float64   `json:"count"`
+	WindowS   float64   `json:"window_s"`
+	FirstSeen time.Time `json:"-"` // "first_seen" in TimeFormat
+	LastSeen  time.Time `json:"-"` // "last_seen" in TimeFormat
 }
+
+// Key is the detection key: the fields of the rule's key kind (src_ip; a
+// client id; a user name; or the connection's four addresses and ports).
+// It is written as a JSON object whose keys are in alphabetical order
+// (client_id, dest_ip, dest_port, src_ip, src_port, username), each only
+// when set, with the ports as strings: {"src_ip":"192.0.2.7"},
+// {"dest_ip":"10.0.0.1","dest_port":"1883","src_ip":"10.0.2.2","src_port":"50000"}.
+type Key struct {
+	SrcIP    netip.Addr
+	SrcPort  uint16 // written when not 0, or when both addresses are set (a connection on port 0)
+	DestIP   netip.Addr
+	DestPort uint16 // as SrcPort
+	ClientID string
+	Username string
+}
+
+// String returns the key as its JSON object.
+func (k Key) String() string { return string(k.AppendJSON(nil)) }
 
 // BlockInfo is present when the rule added a block entry.
 type BlockInfo struct {
 	Target string  `json:"target"` // src_ip, client_id, username
 	Value  string  `json:"value"`
 	TTLS   float64 `json:"ttl_s"`
-}
-
-// BlockEvent is one change of the dynamic block list.
-type BlockEvent struct {
-	Timestamp time.Time   `json:"-"`
-	EventType string      `json:"event_type"` // always "block"
-	Op        string      `json:"op"`         // "add" or "remove"
-	Target    string      `json:"target"`
-	Value     string      `json:"value"`
-	TTLS      float64     `json:"ttl_s"`
-	Reason    BlockReason `json:"reason"`
-}
-
-// BlockReason names the rule that caused a block.
-type BlockReason struct {
-	SignatureID int    `json:"signature_id"`
-	Category    string `json:"category"`
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"mqttids/block"
 )
 
 var externalBroker = flag.Bool("external-broker", false, "benchmarks: run kfake in a process of its own (internal/kfakebroker)")
@@ -214,7 +216,7 @@ func TestEmitAllocs(t *testing.T) {
 	d := NewDispatcher([]Sink{NewWriterSink("discard", io.Discard), NewWriterSink("discard2", io.Discard)}, DispatcherOptions{})
 	defer d.Close(context.Background())
 	a := testAlert(1)
-	ev := &BlockEvent{Op: "add", Target: "src_ip", Value: "192.0.2.7"}
+	ev := &block.Event{Op: "add", Target: "src_ip", Value: "192.0.2.7"}
 	if n := testing.AllocsPerRun(1000, func() {
 		d.EmitAlert(a)
 		d.EmitBlock(ev)

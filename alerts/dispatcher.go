@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mqttids/block"
 )
 
 // DispatcherOptions configure a Dispatcher; the zero value means defaults.
@@ -42,7 +44,7 @@ type SinkStats struct {
 // item is an alert or a block event on its way to one sink.
 type item struct {
 	a *Alert
-	b *BlockEvent
+	b *block.Event
 }
 
 // Dispatcher is the Emitter in front of the sinks: each sink has a bounded
@@ -69,7 +71,7 @@ func NewDispatcher(sinks []Sink, opts DispatcherOptions) *Dispatcher {
 func (d *Dispatcher) EmitAlert(a *Alert) { d.emit(item{a: a}) }
 
 // EmitBlock queues b to every sink; never blocks.
-func (d *Dispatcher) EmitBlock(b *BlockEvent) { d.emit(item{b: b}) }
+func (d *Dispatcher) EmitBlock(b *block.Event) { d.emit(item{b: b}) }
 
 func (d *Dispatcher) emit(it item) {
 	closed := d.closed.Load()
@@ -146,12 +148,12 @@ func encodeEvent(dst []byte, it *item) ([]byte, int, int, int, int, bool) {
 		dst = appendBlockKey(dst, it.b)
 	}
 	ke := len(dst)
-	dst = it.b.AppendJSON(dst)
+	dst = AppendBlockEvent(dst, it.b)
 	return dst, ks, ke, ke, len(dst), false
 }
 
 // appendBlockKey is the compacted block topic's key, target:value.
-func appendBlockKey(dst []byte, b *BlockEvent) []byte {
+func appendBlockKey(dst []byte, b *block.Event) []byte {
 	dst = append(dst, b.Target...)
 	dst = append(dst, ':')
 	return append(dst, b.Value...)

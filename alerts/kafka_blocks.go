@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"mqttids/block"
 )
 
 // ErrQueueFull is returned by an enforcer whose queue is full: the change
@@ -23,7 +25,7 @@ type KafkaBlockEnforcer struct {
 	CloseTimeout time.Duration
 }
 
-var _ Enforcer = (*KafkaBlockEnforcer)(nil)
+var _ block.Enforcer = (*KafkaBlockEnforcer)(nil)
 
 // NewKafkaBlockEnforcer starts a writer for the block topic (opts.Topic).
 // queueLen bounds the changes waiting for delivery (default 65536).
@@ -44,14 +46,14 @@ func encodeCompacted(dst []byte, it *item) ([]byte, int, int, int, int, bool) {
 	if it.b.Op == "remove" {
 		return dst, ks, ke, ke, ke, true
 	}
-	dst = it.b.AppendJSON(dst)
+	dst = AppendBlockEvent(dst, it.b)
 	return dst, ks, ke, ke, len(dst), false
 }
 
 func (e *KafkaBlockEnforcer) Name() string { return "kafka-blocks:" + e.sink.Name() }
 
 // Apply queues the change; it never waits for the brokers.
-func (e *KafkaBlockEnforcer) Apply(ev *BlockEvent) error {
+func (e *KafkaBlockEnforcer) Apply(ev *block.Event) error {
 	before := e.w.dropped.Load()
 	e.w.enqueue(item{b: ev})
 	if e.w.dropped.Load() != before {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"mqttids/block"
 )
 
 func freePort(t testing.TB) int {
@@ -89,7 +92,7 @@ func testAlert(i int) *Alert {
 		Alert: AlertInfo{Action: "allowed", GID: 1, SignatureID: 2300001, Rev: 1,
 			Signature: "MQTT authentication brute force", Category: "auth-bruteforce", Severity: 1},
 		MQTT:      &MQTTInfo{ClientID: fmt.Sprintf("dev-%d", i), ProtocolVersion: 4},
-		Detection: &Detection{Rule: "auth-bruteforce", Key: map[string]string{"src_ip": "x"}, Count: float64(i), WindowS: 30},
+		Detection: &Detection{Rule: "auth-bruteforce", Key: Key{SrcIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(i%7 + 1)})}, Count: float64(i), WindowS: 30},
 	}
 	return a
 }
@@ -280,7 +283,7 @@ func TestKafkaBlockTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewBlockList(BlockListOptions{Enforcers: []Enforcer{enf}})
+	l, err := block.New(block.Options{Enforcers: []block.Enforcer{enf}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mqttids/block"
 )
 
 // ListFileOptions configure a ListFileEnforcer; at least one path is
@@ -54,7 +56,7 @@ type ListFileEnforcer struct {
 	once   sync.Once
 }
 
-var _ Enforcer = (*ListFileEnforcer)(nil)
+var _ block.Enforcer = (*ListFileEnforcer)(nil)
 
 // NewListFileEnforcer validates opts, writes the (empty) files once so
 // their paths are usable at once, and starts the writer.
@@ -94,7 +96,7 @@ func (e *ListFileEnforcer) Name() string {
 }
 
 // Apply records the change; the files are rewritten by a goroutine.
-func (e *ListFileEnforcer) Apply(ev *BlockEvent) error {
+func (e *ListFileEnforcer) Apply(ev *block.Event) error {
 	key := ev.Target + "\x00" + ev.Value
 	e.mu.Lock()
 	if ev.Timestamp.After(e.clock) {
@@ -206,7 +208,7 @@ func appendListValue(dst []byte, v string) []byte {
 func appendNft(dst []byte, table string, ents []listEntry, clock time.Time) []byte {
 	var v4, v6 []string
 	for _, le := range ents {
-		if le.target != TargetSrcIP {
+		if le.target != block.TargetSrcIP {
 			continue
 		}
 		p, err := netip.ParsePrefix(le.value)

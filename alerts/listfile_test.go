@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mqttids/block"
 )
 
 func TestListFileEnforcer(t *testing.T) {
@@ -18,7 +20,7 @@ func TestListFileEnforcer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewBlockList(BlockListOptions{Enforcers: []Enforcer{enf}})
+	l, err := block.New(block.Options{Enforcers: []block.Enforcer{enf}})
 	if err != nil {
 		t.Fatal(err)
 	}

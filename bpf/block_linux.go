@@ -10,12 +10,12 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
-	"mqttids/alerts"
+	"mqttids/block"
 )
 
 // XDPEnforcer drops, at an interface's ingress, every frame from a source
 // in the block list's src_ip entries (addresses or CIDR prefixes, IPv4 and
-// IPv6). It implements alerts.Enforcer. The program is attached through a
+// IPv6). It implements block.Enforcer. The program is attached through a
 // bpf_link owned by this process: if the process dies the kernel detaches
 // it, so a crash never leaves a stale drop rule behind.
 type XDPEnforcer struct {
@@ -27,7 +27,7 @@ type XDPEnforcer struct {
 	lnk  link.Link
 }
 
-var _ alerts.Enforcer = (*XDPEnforcer)(nil)
+var _ block.Enforcer = (*XDPEnforcer)(nil)
 
 // NewXDPEnforcer loads the drop program and attaches it to iface's ingress
 // as o.Mode says. With AttachAuto it tries native XDP, generic XDP, then TC
@@ -90,7 +90,7 @@ func (e *XDPEnforcer) Mode() AttachMode { return e.mode }
 // targets (client_id, username) cannot be enforced on packets and are
 // ignored. Adding an entry already present or removing one that is absent
 // is not an error.
-func (e *XDPEnforcer) Apply(ev *alerts.BlockEvent) error {
+func (e *XDPEnforcer) Apply(ev *block.Event) error {
 	if ev.Target != "src_ip" {
 		return nil
 	}

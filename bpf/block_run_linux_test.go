@@ -8,7 +8,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"mqttids/alerts"
+	"mqttids/block"
 )
 
 // frame builds an Ethernet frame from src to dst (TCP to 1883) behind the
@@ -61,12 +61,12 @@ func TestBlockPrograms(t *testing.T) {
 	e := &XDPEnforcer{iface: "test", objs: objs}
 	defer e.Close()
 	for _, v := range []string{"192.0.2.7", "198.51.100.0/24", "2001:db8:bad::/48"} {
-		if err := e.Apply(&alerts.BlockEvent{Op: "add", Target: "src_ip", Value: v}); err != nil {
+		if err := e.Apply(&block.Event{Op: "add", Target: "src_ip", Value: v}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Not enforceable on packets: ignored.
-	if err := e.Apply(&alerts.BlockEvent{Op: "add", Target: "client_id", Value: "192.0.2.8"}); err != nil {
+	if err := e.Apply(&block.Event{Op: "add", Target: "client_id", Value: "192.0.2.8"}); err != nil {
 		t.Fatal(err)
 	}
 	arp := []byte{
@@ -141,19 +141,19 @@ func TestBlockPrograms(t *testing.T) {
 			t.Errorf("entry %s dropped %d, want %d (all: %v)", k, got[k], v, got)
 		}
 	}
-	if err := e.Apply(&alerts.BlockEvent{Op: "remove", Target: "src_ip", Value: "192.0.2.7"}); err != nil {
+	if err := e.Apply(&block.Event{Op: "remove", Target: "src_ip", Value: "192.0.2.7"}); err != nil {
 		t.Fatal(err)
 	}
 	if rx, _ := objs.XdpBlock.Run(&ebpf.RunOptions{Data: frame(t, "192.0.2.7", "192.0.2.1")}); rx != xdpPass {
 		t.Errorf("after remove: xdp = %d, want pass", rx)
 	}
-	if err := e.Apply(&alerts.BlockEvent{Op: "remove", Target: "src_ip", Value: "192.0.2.7"}); err != nil {
+	if err := e.Apply(&block.Event{Op: "remove", Target: "src_ip", Value: "192.0.2.7"}); err != nil {
 		t.Errorf("second remove: %v", err)
 	}
-	if err := e.Apply(&alerts.BlockEvent{Op: "expire", Target: "src_ip", Value: "192.0.2.7"}); err == nil {
+	if err := e.Apply(&block.Event{Op: "expire", Target: "src_ip", Value: "192.0.2.7"}); err == nil {
 		t.Error("unknown op: want error")
 	}
-	if err := e.Apply(&alerts.BlockEvent{Op: "add", Target: "src_ip", Value: "not-an-ip"}); err == nil {
+	if err := e.Apply(&block.Event{Op: "add", Target: "src_ip", Value: "not-an-ip"}); err == nil {
 		t.Error("bad value: want error")
 	}
 }

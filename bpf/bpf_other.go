@@ -5,7 +5,7 @@ package bpf
 import (
 	"net/netip"
 
-	"mqttids/alerts"
+	"mqttids/block"
 )
 
 // Filter is the MQTT socket filter (Linux only).
@@ -32,7 +32,7 @@ func (f *Filter) Close() error { return nil }
 // XDPEnforcer is the XDP/TC drop enforcer (Linux only).
 type XDPEnforcer struct{}
 
-var _ alerts.Enforcer = (*XDPEnforcer)(nil)
+var _ block.Enforcer = (*XDPEnforcer)(nil)
 
 // NewXDPEnforcer returns ErrNotSupported.
 func NewXDPEnforcer(iface string, o EnforcerOptions) (*XDPEnforcer, error) {
@@ -46,7 +46,7 @@ func (e *XDPEnforcer) Name() string { return "xdp" }
 func (e *XDPEnforcer) Mode() AttachMode { return AttachAuto }
 
 // Apply returns ErrNotSupported.
-func (e *XDPEnforcer) Apply(ev *alerts.BlockEvent) error { return ErrNotSupported }
+func (e *XDPEnforcer) Apply(ev *block.Event) error { return ErrNotSupported }
 
 // Add returns ErrNotSupported.
 func (e *XDPEnforcer) Add(p netip.Prefix) error { return ErrNotSupported }

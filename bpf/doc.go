@@ -19,7 +19,7 @@
 //     destination and fragment headers); drops non-first IP fragments.
 //   - block.c (xdp_block, tc_block): drops frames whose source is in an LPM
 //     trie of blocked prefixes (IPv4 stored as ::ffff:0:0/96 + n). XDPEnforcer
-//     implements alerts.Enforcer: Apply adds ("add") or deletes ("remove")
+//     implements block.Enforcer: Apply adds ("add") or deletes ("remove")
 //     src_ip values (addresses or CIDR prefixes) and ignores client_id and
 //     username targets. Drops (per-CPU, summed) and Entries (frames dropped
 //     per prefix) report what it did. It attaches with a bpf_link (native

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/bpf/netnstest"
 )
 
@@ -55,7 +55,7 @@ func TestXDPEnforcerBlocksAttacker(t *testing.T) {
 	}
 	apply := func(e *XDPEnforcer, op, value string) {
 		t.Helper()
-		if err := e.Apply(&alerts.BlockEvent{Op: op, Target: "src_ip", Value: value}); err != nil {
+		if err := e.Apply(&block.Event{Op: op, Target: "src_ip", Value: value}); err != nil {
 			t.Fatal(err)
 		}
 	}

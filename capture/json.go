@@ -3,15 +3,11 @@ package capture
 import (
 	"net/netip"
 	"strconv"
-	"unicode/utf8"
 
 	"mqttids/decode"
 	"mqttids/event"
+	"mqttids/internal/eve"
 )
-
-// tsLayout is EVE's timestamp: RFC 3339 with microseconds and a numeric
-// zone without colon.
-const tsLayout = "2006-01-02T15:04:05.000000-0700"
 
 // AppendDecodeJSON appends the `mqttids decode` JSON line (with the
 // trailing newline) for an MQTT or Malformed event, with the keys of the
@@ -26,15 +22,14 @@ func AppendDecodeJSON(dst []byte, ev *event.Event) []byte {
 	if !ev.FromClient {
 		src, dstAP = dstAP, src
 	}
-	dst = append(dst, `{"ts":"`...)
-	dst = ev.Time.AppendFormat(dst, tsLayout)
-	dst = append(dst, '"')
+	dst = append(dst, `{"ts":`...)
+	dst = eve.AppendTime(dst, ev.Time)
 	dst = appendAddr(dst, "src", src)
 	dst = appendAddr(dst, "dest", dstAP)
 	p := ev.Packet
 	if p != nil {
 		dst = append(dst, `,"type":`...)
-		dst = appendString(dst, p.Type.String())
+		dst = eve.AppendString(dst, p.Type.String())
 		version := uint8(0)
 		switch {
 		case p.Type == decode.CONNECT:
@@ -49,7 +44,7 @@ func AppendDecodeJSON(dst []byte, ev *event.Event) []byte {
 	}
 	if ev.Kind == event.Malformed && ev.Err != nil {
 		dst = append(dst, `,"error":`...)
-		dst = appendString(dst, ev.Err.Error())
+		dst = eve.AppendString(dst, ev.Err.Error())
 	}
 	return append(dst, "}\n"...)
 }
@@ -107,7 +102,7 @@ func appendPacket(dst []byte, p *decode.Packet) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"filter":`...)
-			dst = appendString(dst, f.Topic)
+			dst = eve.AppendBytes(dst, f.Topic)
 			dst = append(dst, `,"qos":`...)
 			dst = strconv.AppendUint(dst, uint64(f.Options&3), 10)
 			dst = append(dst, '}')
@@ -120,7 +115,7 @@ func appendPacket(dst []byte, p *decode.Packet) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, f.Topic)
+			dst = eve.AppendBytes(dst, f.Topic)
 		}
 		dst = append(dst, ']')
 	case decode.SUBACK, decode.UNSUBACK:
@@ -195,7 +190,7 @@ func appendProps(dst []byte, props []decode.Property) []byte {
 		if kind == 'b' {
 			name += "_len"
 		}
-		dst = appendString(dst, name)
+		dst = eve.AppendString(dst, name)
 		dst = append(dst, ':')
 		if !repeated && kind != 'u' {
 			dst = appendPropValue(dst, kind, &pr)
@@ -219,14 +214,14 @@ func appendProps(dst []byte, props []decode.Property) []byte {
 func appendPropValue(dst []byte, kind byte, pr *decode.Property) []byte {
 	switch kind {
 	case 's':
-		return appendString(dst, pr.Data)
+		return eve.AppendBytes(dst, pr.Data)
 	case 'b':
 		return strconv.AppendUint(dst, uint64(len(pr.Data)), 10)
 	case 'u':
 		dst = append(dst, `{"key":`...)
-		dst = appendString(dst, pr.Key)
+		dst = eve.AppendBytes(dst, pr.Key)
 		dst = append(dst, `,"value":`...)
-		dst = appendString(dst, pr.Data)
+		dst = eve.AppendBytes(dst, pr.Data)
 		return append(dst, '}')
 	}
 	return strconv.AppendUint(dst, uint64(pr.Int), 10)
@@ -250,50 +245,5 @@ func appendBytes(dst []byte, key string, v []byte) []byte {
 	dst = append(dst, `,"`...)
 	dst = append(dst, key...)
 	dst = append(dst, `":`...)
-	return appendString(dst, v)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		var r rune
-		var n int
-		switch v := any(s).(type) {
-		case string:
-			r, n = utf8.DecodeRuneInString(v[i:])
-		case []byte:
-			r, n = utf8.DecodeRune(v[i:])
-		default:
-			r, n = utf8.DecodeRuneInString(string(s[i:]))
-		}
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
+	return eve.AppendBytes(dst, v)
 }

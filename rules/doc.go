@@ -1,6 +1,6 @@
 // Package rules loads declarative YAML rules, evaluates them over detect's
 // counters and emits alerts (alerts.Alert via alerts.Emitter) and block
-// requests (alerts.Blocker).
+// requests (Blocker, which block.List implements).
 //
 // It owns the rule format and its validation (every error of every rule at
 // once, as file:line: message), the built-in ruleset embedded from

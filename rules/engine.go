@@ -11,6 +11,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/detect"
 )
 
@@ -18,9 +19,21 @@ import (
 type Options struct {
 	Ruleset *Ruleset       // nil: the built-in rules
 	Emitter alerts.Emitter // required
-	Blocker alerts.Blocker // nil: no blocking, action stays "allowed"
+	Blocker Blocker        // nil: no blocking, action stays "allowed"
 	// MaxSuppressed bounds the suppression table (default 100,000 keys).
 	MaxSuppressed int
+}
+
+// Blocker is the dynamic block list as the engine uses it (block.List).
+// Time is packet time.
+type Blocker interface {
+	// Block asks for target=value ("src_ip", "client_id", "username") to
+	// be blocked for ttl (before escalation); it returns the TTL applied
+	// and false when the list refused (allowlisted, already blocked for
+	// longer, full).
+	Block(now time.Time, target, value string, ttl time.Duration, reason block.Reason) (time.Duration, bool)
+	// Tick expires entries whose TTL has passed at now.
+	Tick(now time.Time)
 }
 
 // EngineStats are the engine's totals.
@@ -53,7 +66,7 @@ type compiledSet struct {
 type Engine struct {
 	set     atomic.Pointer[compiledSet]
 	emitter alerts.Emitter
-	blocker alerts.Blocker
+	blocker Blocker
 	maxSupp int
 
 	supp  map[suppKey]int64 // suppressed until (packet time)
@@ -280,6 +293,25 @@ func remember(m map[suppKey]int64, k suppKey, now, d int64, max int, full *atomi
 	m[k] = now + d
 }
 
+// alertKey is k as the alert's flat key: the fields k.Fields names,
+// without a map (TestAlertKeyMatchesFields holds them equal).
+func alertKey(k *detect.Key) alerts.Key {
+	switch k.Kind {
+	case detect.KeySrcIP:
+		return alerts.Key{SrcIP: k.Addr}
+	case detect.KeyClientID:
+		return alerts.Key{ClientID: k.Name}
+	case detect.KeyUsername:
+		return alerts.Key{Username: k.Name}
+	case detect.KeyConnection:
+		return alerts.Key{
+			SrcIP: k.Flow.Client.Addr().Unmap(), SrcPort: k.Flow.Client.Port(),
+			DestIP: k.Flow.Server.Addr().Unmap(), DestPort: k.Flow.Server.Port(),
+		}
+	}
+	return alerts.Key{}
+}
+
 func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 	a := &alerts.Alert{
 		Timestamp: o.Time,
@@ -292,7 +324,7 @@ func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 		},
 		Detection: &alerts.Detection{
 			Rule:      r.ID,
-			Key:       o.Key.Fields(),
+			Key:       alertKey(&o.Key),
 			Count:     count,
 			WindowS:   r.Window.Seconds(),
 			FirstSeen: o.FirstSeen(r.win),
@@ -324,7 +356,7 @@ func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 		}
 		if value != "" {
 			ttl, ok := e.blocker.Block(o.Time, r.Target, value, r.TTL,
-				alerts.BlockReason{SignatureID: r.SID, Category: r.Category})
+				block.Reason{SignatureID: r.SID, Category: r.Category})
 			if ok {
 				a.Alert.Action = "blocked"
 				a.Block = &alerts.BlockInfo{Target: r.Target, Value: value, TTLS: ttl.Seconds()}

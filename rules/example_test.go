@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/detect"
 	"mqttids/detect/detecttest"
 	"mqttids/event"
@@ -16,7 +17,7 @@ type printer struct{}
 func (printer) EmitAlert(a *alerts.Alert) {
 	fmt.Println(a.Alert.Category, a.Detection.Rule, a.Detection.Key, a.Detection.Count, a.SrcIP)
 }
-func (printer) EmitBlock(*alerts.BlockEvent) {}
+func (printer) EmitBlock(*block.Event) {}
 
 // The wiring: rules (built-in plus files) → engine → detector, which is
 // the event.Handler the capture feeds; Flush at the end of input.
@@ -44,6 +45,6 @@ func Example() {
 	det.Flush(sim.Now)
 	fmt.Println(eng.Stats().Alerts, "alerts")
 	// Output:
-	// auth-bruteforce auth-bruteforce map[src_ip:192.0.2.7] 10 192.0.2.7
+	// auth-bruteforce auth-bruteforce {"src_ip":"192.0.2.7"} 10 192.0.2.7
 	// 1 alerts
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/detect"
 	"mqttids/detect/detecttest"
 	"mqttids/event"
@@ -104,7 +106,8 @@ func (r *refEval) Observe(o *detect.Observation) {
 		if x.Suppress > 0 {
 			r.supp[sk] = now + int64(x.Suppress)
 		}
-		r.fired = append(r.fired, firing(x.ID, fmt.Sprint(o.Key.Fields()), o.Time, v))
+		k, _ := json.Marshal(o.Key.Fields())
+		r.fired = append(r.fired, firing(x.ID, string(k), o.Time, v))
 	}
 }
 
@@ -115,9 +118,9 @@ func firing(rule, key string, at time.Time, count float64) string {
 type engineOut struct{ fired []string }
 
 func (e *engineOut) EmitAlert(a *alerts.Alert) {
-	e.fired = append(e.fired, firing(a.Detection.Rule, fmt.Sprint(a.Detection.Key), a.Timestamp, a.Detection.Count))
+	e.fired = append(e.fired, firing(a.Detection.Rule, a.Detection.Key.String(), a.Timestamp, a.Detection.Count))
 }
-func (e *engineOut) EmitBlock(*alerts.BlockEvent) {}
+func (e *engineOut) EmitBlock(*block.Event) {}
 
 // tee hands every event to both detectors.
 type tee [2]event.Handler

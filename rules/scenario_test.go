@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/detect"
 	"mqttids/detect/detecttest"
 	"mqttids/event"
@@ -20,8 +21,8 @@ type collect struct {
 	alerts []*alerts.Alert
 }
 
-func (c *collect) EmitAlert(a *alerts.Alert)    { c.alerts = append(c.alerts, a) }
-func (c *collect) EmitBlock(*alerts.BlockEvent) {}
+func (c *collect) EmitAlert(a *alerts.Alert) { c.alerts = append(c.alerts, a) }
+func (c *collect) EmitBlock(*block.Event)    {}
 func (c *collect) summary() string {
 	var s []string
 	for _, a := range c.alerts {
@@ -37,7 +38,7 @@ type harness struct {
 	eng *rules.Engine
 }
 
-func newHarness(t testing.TB, opts detect.Options, rs *rules.Ruleset, blk alerts.Blocker) *harness {
+func newHarness(t testing.TB, opts detect.Options, rs *rules.Ruleset, blk rules.Blocker) *harness {
 	t.Helper()
 	out := &collect{}
 	eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: out, Blocker: blk})
@@ -428,10 +429,15 @@ func TestScenarios(t *testing.T) {
 			h.det.Flush(h.sim.Now)
 			got := map[want]bool{}
 			for _, a := range h.out.alerts {
-				for k, v := range a.Detection.Key {
-					if k == "src_ip" || k == "client_id" || k == "username" {
-						got[want{a.Alert.Category, k + "=" + v}] = true
-					}
+				k := a.Detection.Key
+				if k.SrcIP.IsValid() {
+					got[want{a.Alert.Category, "src_ip=" + k.SrcIP.String()}] = true
+				}
+				if k.ClientID != "" {
+					got[want{a.Alert.Category, "client_id=" + k.ClientID}] = true
+				}
+				if k.Username != "" {
+					got[want{a.Alert.Category, "username=" + k.Username}] = true
 				}
 			}
 			for _, w := range tc.want {
@@ -480,7 +486,7 @@ func TestAlertShape(t *testing.T) {
 		t.Errorf("mqtt %+v", a.MQTT)
 	}
 	d := a.Detection
-	if d.Rule != "auth-bruteforce" || d.Key["src_ip"] != attacker || len(d.Key) != 1 || d.Count < 10 || d.WindowS != 30 {
+	if d.Rule != "auth-bruteforce" || d.Key != (alerts.Key{SrcIP: netip.MustParseAddr(attacker)}) || d.Count < 10 || d.WindowS != 30 {
 		t.Errorf("detection %+v", d)
 	}
 	if !d.LastSeen.Equal(a.Timestamp) || d.FirstSeen.After(d.LastSeen) || d.LastSeen.Sub(d.FirstSeen) > 60*time.Second {
@@ -513,7 +519,7 @@ type fakeBlocker struct {
 	ticks   int
 }
 
-func (b *fakeBlocker) Block(now time.Time, target, value string, ttl time.Duration, _ alerts.BlockReason) (time.Duration, bool) {
+func (b *fakeBlocker) Block(now time.Time, target, value string, ttl time.Duration, _ block.Reason) (time.Duration, bool) {
 	if value == b.allow {
 		return 0, false
 	}
@@ -654,7 +660,7 @@ rules:
 	for _, a := range h.out.alerts {
 		if a.Detection.Rule == "chatty-connection" {
 			k := a.Detection.Key
-			got = append(got, k["src_ip"]+":"+k["src_port"]+">"+k["dest_ip"]+":"+k["dest_port"])
+			got = append(got, netip.AddrPortFrom(k.SrcIP, k.SrcPort).String()+">"+netip.AddrPortFrom(k.DestIP, k.DestPort).String())
 		}
 	}
 	want := fmt.Sprintf("10.0.2.2:%d>10.0.0.1:1883", busy.Flow.Client.Port())

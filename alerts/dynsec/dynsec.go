@@ -16,6 +16,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"mqttids/alerts"
+	"mqttids/block"
 )
 
 // Topics of the dynamic-security plugin's control API.
@@ -61,7 +62,7 @@ type command struct {
 	corr     string
 }
 
-// Enforcer implements alerts.Enforcer for the dynamic-security plugin.
+// Enforcer implements block.Enforcer for the dynamic-security plugin.
 type Enforcer struct {
 	opts Options
 	cm   *autopaho.ConnectionManager
@@ -85,7 +86,7 @@ type Enforcer struct {
 	st       Stats
 }
 
-var _ alerts.Enforcer = (*Enforcer)(nil)
+var _ block.Enforcer = (*Enforcer)(nil)
 
 // New validates opts and starts connecting (in the background: an
 // unreachable broker only delays the commands).
@@ -176,13 +177,13 @@ func (e *Enforcer) report(err error) {
 	}
 }
 
-// Name implements alerts.Enforcer.
+// Name implements block.Enforcer.
 func (e *Enforcer) Name() string { return "dynsec:" + e.opts.Broker }
 
 // Apply queues disableClient (add) or enableClient (remove) for a
 // username block; other targets are ignored. It never blocks.
-func (e *Enforcer) Apply(ev *alerts.BlockEvent) error {
-	if ev.Target != alerts.TargetUsername {
+func (e *Enforcer) Apply(ev *block.Event) error {
+	if ev.Target != block.TargetUsername {
 		return nil
 	}
 	var name string

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"mqttids/alerts"
+	"mqttids/block"
 )
 
 const (
@@ -197,13 +197,13 @@ func TestDynsecBlocksUsername(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := alerts.NewBlockList(alerts.BlockListOptions{Enforcers: []alerts.Enforcer{enf}})
+	l, err := block.New(block.Options{Enforcers: []block.Enforcer{enf}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	reason := alerts.BlockReason{SignatureID: 2300001, Category: "auth-bruteforce"}
+	reason := block.Reason{SignatureID: 2300001, Category: "auth-bruteforce"}
 
 	if _, ok := l.Block(t0, "username", "sensor1", time.Minute, reason); !ok {
 		t.Fatal("block refused")
@@ -257,13 +257,13 @@ func TestDynsecBrokerRestart(t *testing.T) {
 	}
 	defer enf.Close()
 	// one round trip so the connection is up before the outage
-	enf.Apply(&alerts.BlockEvent{Op: "remove", Target: "username", Value: "other"})
+	enf.Apply(&block.Event{Op: "remove", Target: "username", Value: "other"})
 	waitStats(t, enf, "first reply", func(s Stats) bool { return s.Succeeded == 1 })
 
 	b.stop()
 	start := time.Now()
 	for _, op := range []string{"add", "remove", "add"} {
-		if err := enf.Apply(&alerts.BlockEvent{Op: op, Target: "username", Value: "late"}); err != nil {
+		if err := enf.Apply(&block.Event{Op: op, Target: "username", Value: "late"}); err != nil {
 			t.Fatal(err)
 		}
 	}

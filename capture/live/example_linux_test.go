@@ -6,7 +6,7 @@ import (
 	"log"
 	"sync"
 
-	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/bpf"
 	"mqttids/capture/live"
 )
@@ -30,7 +30,7 @@ func Example() {
 	defer group.Close()
 	context.AfterFunc(ctx, func() { group.Close() }) // readers get io.EOF
 
-	var enforcer alerts.Enforcer
+	var enforcer block.Enforcer
 	xdp, err := bpf.NewXDPEnforcer("eth0", bpf.EnforcerOptions{})
 	if err != nil {
 		log.Fatal(err)

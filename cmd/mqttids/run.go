@@ -17,7 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/bpf"
 	"mqttids/capture"
 	"mqttids/capture/live"
@@ -78,7 +78,7 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 			defer filter.Close()
 		}
 	}
-	var enforcers []alerts.Enforcer
+	var enforcers []block.Enforcer
 	if cfg.Block.XDPInterface != "" {
 		x, err := bpf.NewXDPEnforcer(cfg.Block.XDPInterface, bpf.EnforcerOptions{})
 		if err != nil {

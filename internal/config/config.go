@@ -74,7 +74,8 @@ type OutputConfig struct {
 
 // BlockConfig is the dynamic block list and its enforcers.
 type BlockConfig struct {
-	Allowlist    []string      `yaml:"allowlist" help:"never blocked: CIDR, client_id:ID or username:NAME (repeatable); broker addresses are always allowed"`
+	Allowlist    []string      `yaml:"allowlist" help:"never blocked: CIDR, client_id:ID or username:NAME (repeatable); see also --brokers"`
+	Brokers      []string      `yaml:"brokers" flag:"brokers" sep:"," help:"the broker addresses (host or CIDR, comma-separated or repeated); never blocked. Only these: an address answering on an MQTT port is not trusted"`
 	MaxEntries   int           `yaml:"max_entries" help:"most entries in the block list (0: default)"`
 	MaxTTL       time.Duration `yaml:"max_ttl" help:"cap of the TTL doubling for repeat offenders (0: default)"`
 	KafkaTopic   string        `yaml:"kafka" help:"compacted Kafka topic holding the current block list: kafka://HOST:PORT/TOPIC"`
@@ -188,6 +189,11 @@ func (c *Config) Validate() error {
 		}
 		if _, err := parsePrefix(a); err != nil {
 			errs = append(errs, fmt.Errorf("block.allowlist: %w (want CIDR, client_id:ID or username:NAME)", err))
+		}
+	}
+	for _, b := range c.Block.Brokers {
+		if _, err := parsePrefix(b); err != nil {
+			errs = append(errs, fmt.Errorf("block.brokers: %w (want an address or CIDR)", err))
 		}
 	}
 	return errors.Join(errs...)

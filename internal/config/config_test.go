@@ -92,17 +92,36 @@ func TestValidateCollectsAll(t *testing.T) {
 	c.LogFormat = "xml"
 	c.Detect.AllowedNetworks = []string{"10.0.0.0/33"}
 	c.Block.Allowlist = []string{"nonsense", "client_id:ok", "192.0.2.0/24"}
+	c.Block.Brokers = []string{"198.51.100.1", "broker.example", "198.51.100.0/24", "10.0.0.0/40"}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("want error")
 	}
-	for _, want := range []string{"alerts:", "log_format:", "allowed_networks:", "allowlist:"} {
+	for _, want := range []string{"alerts:", "log_format:", "allowed_networks:", "allowlist:", `brokers: "broker.example"`, `brokers: "10.0.0.0/40"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "client_id:ok") || strings.Contains(err.Error(), "192.0.2.0/24") {
+	if strings.Contains(err.Error(), "client_id:ok") || strings.Contains(err.Error(), "192.0.2.0/24") ||
+		strings.Contains(err.Error(), `"198.51.100.1"`) || strings.Contains(err.Error(), "198.51.100.0/24") {
 		t.Errorf("valid allowlist entries reported: %v", err)
+	}
+}
+
+// TestBrokersFlag: block.brokers is --brokers (not --block-brokers), a
+// comma-separated list that may also be repeated.
+func TestBrokersFlag(t *testing.T) {
+	c := Default()
+	fs := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+	BindFlags(fs, &c, "replay")
+	if err := fs.Parse([]string{"--brokers", "198.51.100.1,2001:db8::1", "--brokers", "203.0.113.0/28"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"198.51.100.1", "2001:db8::1", "203.0.113.0/28"}; !reflect.DeepEqual(c.Block.Brokers, want) {
+		t.Errorf("brokers = %v, want %v", c.Block.Brokers, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -152,7 +171,7 @@ func TestEveryKeyIsAFlag(t *testing.T) {
 			if f.Tag.Get("help") == "" {
 				t.Errorf("%s has no help text", key)
 			}
-			if !seen[FlagName(key)] {
+			if !seen[flagNameOf(key, f.Tag)] {
 				t.Errorf("config key %s has no flag", key)
 			}
 		}

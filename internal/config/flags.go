@@ -17,9 +17,19 @@ func BindFlags(fs *pflag.FlagSet, c *Config, verb string) {
 	bind(fs, reflect.ValueOf(c).Elem(), "", verb)
 }
 
-// FlagName is the flag of a config key: capture.max_flows → capture-max-flows.
+// FlagName is the flag of a config key: capture.max_flows → capture-max-flows
+// (unless the field's flag tag names another, as block.brokers → brokers).
 func FlagName(key string) string {
 	return strings.NewReplacer(".", "-", "_", "-").Replace(key)
+}
+
+// flagNameOf is the flag of config key key whose struct field has tag
+// (a flag tag overrides the derived name).
+func flagNameOf(key string, tag reflect.StructTag) string {
+	if n := tag.Get("flag"); n != "" {
+		return n
+	}
+	return FlagName(key)
 }
 
 func bind(fs *pflag.FlagSet, v reflect.Value, prefix, verb string) {
@@ -45,7 +55,7 @@ func bind(fs *pflag.FlagSet, v reflect.Value, prefix, verb string) {
 		if !contains(strings.Split(verbs, ","), verb) {
 			continue
 		}
-		name, usage, short := FlagName(key), f.Tag.Get("help"), f.Tag.Get("short")
+		name, usage, short := flagNameOf(key, f.Tag), f.Tag.Get("help"), f.Tag.Get("short")
 		switch p := fv.Addr().Interface().(type) {
 		case *string:
 			fs.StringVarP(p, name, short, *p, usage)
@@ -58,7 +68,11 @@ func bind(fs *pflag.FlagSet, v reflect.Value, prefix, verb string) {
 		case *time.Duration:
 			fs.DurationVarP(p, name, short, *p, usage)
 		case *[]string:
-			fs.StringArrayVarP(p, name, short, *p, usage)
+			if f.Tag.Get("sep") == "," {
+				fs.StringSliceVarP(p, name, short, *p, usage)
+			} else {
+				fs.StringArrayVarP(p, name, short, *p, usage)
+			}
 		case *[]uint16:
 			fs.VarP(&portsValue{p: p}, name, short, usage)
 		default:

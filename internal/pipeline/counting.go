@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"mqttids/alerts"
+	"mqttids/block"
 )
 
 // maxTopKeys bounds the per-source and per-client-id alert tallies kept for
@@ -58,7 +59,7 @@ func (c *countingEmitter) tally(m map[string]uint64, k string) {
 	m[k]++
 }
 
-func (c *countingEmitter) EmitBlock(b *alerts.BlockEvent) {
+func (c *countingEmitter) EmitBlock(b *block.Event) {
 	c.mu.Lock()
 	c.blocks++
 	c.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"mqttids/alerts"
 	"mqttids/alerts/dynsec"
+	"mqttids/block"
 	"mqttids/capture"
 	"mqttids/decode"
 	"mqttids/detect"
@@ -33,7 +33,7 @@ type Options struct {
 	Extra  alerts.Emitter // also receives every alert and block event (tests)
 	// Enforcers are added to those of the configuration (e.g. the XDP
 	// enforcer, which only `run` can attach).
-	Enforcers []alerts.Enforcer
+	Enforcers []block.Enforcer
 	// Live: packet timestamps are wall-clock time, so the lag from packet
 	// to detection is measured (sampled) for the metrics.
 	Live bool
@@ -59,9 +59,8 @@ type Sensor struct {
 	det     *detect.Detector
 	eng     *rules.Engine
 	disp    *alerts.Dispatcher
-	bl      *alerts.BlockList
+	bl      *block.List
 	counter *countingEmitter
-	servers serverTracker
 	extra   func(st *Stats)
 	live    bool
 	events  uint64
@@ -138,9 +137,13 @@ func New(opts Options) (s *Sensor, err error) {
 	for _, e := range enforcers {
 		undo = append(undo, func() { _ = e.Close() })
 	}
-	allow, err := alerts.ParseAllowlist(cfg.Block.Allowlist)
+	allow, err := block.ParseAllowlist(cfg.Block.Allowlist)
 	if err != nil {
 		return nil, fmt.Errorf("block.allowlist: %w", err)
+	}
+	brokers, err := config.Prefixes(cfg.Block.Brokers)
+	if err != nil {
+		return nil, fmt.Errorf("block.brokers: %w", err)
 	}
 	disp := alerts.NewDispatcher(sinks, alerts.DispatcherOptions{
 		OnError: func(sink string, err error) { log.Warn("alert sink", "sink", sink, "err", err) },
@@ -152,10 +155,11 @@ func New(opts Options) (s *Sensor, err error) {
 		next = teeEmitter{disp, opts.Extra}
 	}
 	counter := newCountingEmitter(next)
-	bl, err := alerts.NewBlockList(alerts.BlockListOptions{
+	bl, err := block.New(block.Options{
 		MaxEntries: cfg.Block.MaxEntries,
 		MaxTTL:     cfg.Block.MaxTTL,
 		Allow:      allow,
+		Brokers:    brokers,
 		Emitter:    counter,
 		Enforcers:  enforcers,
 		OnError:    func(enf string, err error) { log.Warn("block enforcer", "enforcer", enf, "err", err) },
@@ -182,7 +186,6 @@ func New(opts Options) (s *Sensor, err error) {
 			Help:    "Time from a packet's capture timestamp to its event reaching detection (live capture, one event in 256 sampled).",
 			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10), // 50 µs … 13 s
 		})}
-	s.servers = serverTracker{bl: bl, seen: map[netip.Addr]struct{}{}}
 	co := CaptureOptions(&cfg)
 	if opts.Capture != nil {
 		co = *opts.Capture
@@ -195,17 +198,15 @@ func New(opts Options) (s *Sensor, err error) {
 	return s, nil
 }
 
-// handle is the capture stage's handler: broker addresses join the block
-// list's allowlist, then detect (and through it rules) sees the event.
+// handle is the capture stage's handler: detect (and through it rules)
+// sees the event. Which addresses are never blocked is configuration
+// (block.allowlist, block.brokers), never learnt from the traffic here.
 func (s *Sensor) handle(ev *event.Event) {
 	if s.live {
 		s.events++
 		if s.events&(lagSample-1) == 0 {
 			s.lag.Observe(time.Since(ev.Time).Seconds())
 		}
-	}
-	if ev.Kind == event.TCPOpen || ev.Kind == event.TLS {
-		s.servers.note(ev.Flow.Server.Addr())
 	}
 	s.det.Handle(ev)
 }
@@ -216,22 +217,6 @@ const lagSample = 256
 // Collectors are the sensor's own Prometheus collectors beyond its
 // statistics (the detection-lag histogram).
 func (s *Sensor) Collectors() []prometheus.Collector { return []prometheus.Collector{s.lag} }
-
-// serverTracker tells the block list each broker address once; bounded.
-type serverTracker struct {
-	bl   *alerts.BlockList
-	seen map[netip.Addr]struct{}
-}
-
-const maxServers = 4096
-
-func (t *serverTracker) note(a netip.Addr) {
-	if _, ok := t.seen[a]; ok || len(t.seen) >= maxServers {
-		return
-	}
-	t.seen[a] = struct{}{}
-	t.bl.AddServer(a)
-}
 
 // ReplayFile runs one capture file through the pipeline.
 func (s *Sensor) ReplayFile(ctx context.Context, path string) error {
@@ -377,9 +362,9 @@ func sinkOptions(cfg *config.Config, stdout io.Writer) (alerts.SinkOptions, erro
 }
 
 // newEnforcers builds the enforcers the block section configures.
-func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]alerts.Enforcer, error) {
-	var out []alerts.Enforcer
-	fail := func(err error) ([]alerts.Enforcer, error) {
+func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]block.Enforcer, error) {
+	var out []block.Enforcer
+	fail := func(err error) ([]block.Enforcer, error) {
 		for _, e := range out {
 			_ = e.Close()
 		}
@@ -425,8 +410,8 @@ func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]alerts.Enfor
 // teeEmitter sends everything to two emitters.
 type teeEmitter struct{ a, b alerts.Emitter }
 
-func (t teeEmitter) EmitAlert(x *alerts.Alert)      { t.a.EmitAlert(x); t.b.EmitAlert(x) }
-func (t teeEmitter) EmitBlock(x *alerts.BlockEvent) { t.a.EmitBlock(x); t.b.EmitBlock(x) }
+func (t teeEmitter) EmitAlert(x *alerts.Alert) { t.a.EmitAlert(x); t.b.EmitAlert(x) }
+func (t teeEmitter) EmitBlock(x *block.Event)  { t.a.EmitBlock(x); t.b.EmitBlock(x) }
 
 // SetExtraStats adds counters from outside the pipeline (the kernel's ring
 // drops of a live capture) to every statistics snapshot.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mqttids/alerts"
+	"mqttids/block"
 	"mqttids/capture"
 	"mqttids/capture/capturetest"
 	"mqttids/detect"
@@ -21,8 +22,8 @@ import (
 
 type collect struct{ alerts []*alerts.Alert }
 
-func (c *collect) EmitAlert(a *alerts.Alert)    { c.alerts = append(c.alerts, a) }
-func (c *collect) EmitBlock(*alerts.BlockEvent) {}
+func (c *collect) EmitAlert(a *alerts.Alert) { c.alerts = append(c.alerts, a) }
+func (c *collect) EmitBlock(*block.Event)    {}
 
 // lastTime wraps the detector to remember the last packet time.
 type lastTime struct {

@@ -1,4 +1,4 @@
-package alerts
+package block
 
 import (
 	"errors"
@@ -18,15 +18,14 @@ type recorder struct {
 	fail    bool
 }
 
-func evString(ev *BlockEvent) string {
+func evString(ev *Event) string {
 	return fmt.Sprintf("%s %s %s %gs", ev.Op, ev.Target, ev.Value, ev.TTLS)
 }
 
-func (r *recorder) EmitAlert(*Alert)         {}
-func (r *recorder) EmitBlock(ev *BlockEvent) { r.emitted = append(r.emitted, evString(ev)) }
-func (r *recorder) Name() string             { return r.name }
-func (r *recorder) Close() error             { return nil }
-func (r *recorder) Apply(ev *BlockEvent) error {
+func (r *recorder) EmitBlock(ev *Event) { r.emitted = append(r.emitted, evString(ev)) }
+func (r *recorder) Name() string        { return r.name }
+func (r *recorder) Close() error        { return nil }
+func (r *recorder) Apply(ev *Event) error {
 	r.applied = append(r.applied, evString(ev))
 	if r.fail {
 		return errors.New("enforcement point down")
@@ -36,15 +35,15 @@ func (r *recorder) Apply(ev *BlockEvent) error {
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-var reason = BlockReason{SignatureID: 2300001, Category: "auth-bruteforce"}
+var reason = Reason{SignatureID: 2300001, Category: "auth-bruteforce"}
 
-func newTestList(t *testing.T, opts BlockListOptions) (*BlockList, *recorder, *recorder) {
+func newTestList(t *testing.T, opts Options) (*List, *recorder, *recorder) {
 	t.Helper()
 	em := &recorder{name: "emitter"}
 	enf := &recorder{name: "enf"}
 	opts.Emitter = em
 	opts.Enforcers = append([]Enforcer{enf}, opts.Enforcers...)
-	l, err := NewBlockList(opts)
+	l, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +51,7 @@ func newTestList(t *testing.T, opts BlockListOptions) (*BlockList, *recorder, *r
 }
 
 func TestBlockTTLAndEventOrder(t *testing.T) {
-	l, em, enf := newTestList(t, BlockListOptions{})
+	l, em, enf := newTestList(t, Options{})
 	steps := []struct {
 		at            time.Duration
 		target, value string
@@ -110,7 +109,7 @@ func TestBlockTTLAndEventOrder(t *testing.T) {
 }
 
 func TestBlockEscalation(t *testing.T) {
-	l, em, _ := newTestList(t, BlockListOptions{MaxTTL: 5 * time.Minute, RepeatWindow: time.Hour})
+	l, em, _ := newTestList(t, Options{MaxTTL: 5 * time.Minute, RepeatWindow: time.Hour})
 	now := t0
 	var got []time.Duration
 	for i := 0; i < 6; i++ {
@@ -137,7 +136,7 @@ func TestBlockEscalation(t *testing.T) {
 	}
 
 	// NoEscalation
-	l2, _, _ := newTestList(t, BlockListOptions{NoEscalation: true})
+	l2, _, _ := newTestList(t, Options{NoEscalation: true})
 	l2.Block(t0, "username", "u", time.Minute, reason)
 	l2.Tick(t0.Add(time.Minute))
 	if ttl, _ := l2.Block(t0.Add(2*time.Minute), "username", "u", time.Minute, reason); ttl != time.Minute {
@@ -146,15 +145,18 @@ func TestBlockEscalation(t *testing.T) {
 }
 
 func TestBlockAllowlist(t *testing.T) {
-	l, em, _ := newTestList(t, BlockListOptions{
+	l, em, _ := newTestList(t, Options{
 		Allow: Allowlist{
 			Networks:  []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48")},
 			ClientIDs: []string{"monitoring"},
 			Usernames: []string{"ops"},
 		},
-		Servers: []netip.Addr{netip.MustParseAddr("198.51.100.1")},
+		Brokers: []netip.Prefix{
+			netip.MustParsePrefix("198.51.100.1/32"),
+			netip.MustParsePrefix("::ffff:198.51.100.2/128"), // mapped form
+			netip.MustParsePrefix("203.0.113.0/28"),          // a broker network
+		},
 	})
-	l.AddServer(netip.MustParseAddr("::ffff:198.51.100.2")) // observed broker, mapped form
 	refused := []struct{ target, value string }{
 		{"src_ip", "10.1.2.3"},
 		{"src_ip", "::ffff:10.1.2.3"},
@@ -164,6 +166,8 @@ func TestBlockAllowlist(t *testing.T) {
 		{"src_ip", "198.51.100.0/24"}, // covers the broker
 		{"src_ip", "198.51.100.1"},
 		{"src_ip", "198.51.100.2"},
+		{"src_ip", "203.0.113.9"},
+		{"src_ip", "::ffff:203.0.113.15"},
 		{"client_id", "monitoring"},
 		{"username", "ops"},
 	}
@@ -173,7 +177,7 @@ func TestBlockAllowlist(t *testing.T) {
 		}
 	}
 	allowed := []struct{ target, value string }{
-		{"src_ip", "11.0.0.1"}, {"src_ip", "2001:db8:2::5"}, {"client_id", "monitoring2"}, {"username", "OPS"},
+		{"src_ip", "11.0.0.1"}, {"src_ip", "2001:db8:2::5"}, {"src_ip", "203.0.113.16"}, {"src_ip", "198.51.100.3"}, {"client_id", "monitoring2"}, {"username", "OPS"},
 	}
 	for _, r := range allowed {
 		if _, ok := l.Block(t0, r.target, r.value, time.Minute, reason); !ok {
@@ -187,7 +191,7 @@ func TestBlockAllowlist(t *testing.T) {
 
 func TestBlockMaxEntriesAndEnforcerErrors(t *testing.T) {
 	bad := &recorder{name: "bad", fail: true}
-	l, em, _ := newTestList(t, BlockListOptions{MaxEntries: 3, Enforcers: []Enforcer{bad}})
+	l, em, _ := newTestList(t, Options{MaxEntries: 3, Enforcers: []Enforcer{bad}})
 	for i := 0; i < 5; i++ {
 		_, ok := l.Block(t0, "src_ip", fmt.Sprintf("192.0.2.%d", i), time.Minute, reason)
 		if ok != (i < 3) {
@@ -212,9 +216,10 @@ func TestBlockMaxEntriesAndEnforcerErrors(t *testing.T) {
 	}
 }
 
-func TestNewBlockListValidates(t *testing.T) {
-	_, err := NewBlockList(BlockListOptions{MaxEntries: -1, Allow: Allowlist{Networks: []netip.Prefix{{}}}, Enforcers: []Enforcer{nil}})
-	if err == nil || !strings.Contains(err.Error(), "max entries") || !strings.Contains(err.Error(), "allow network 0") || !strings.Contains(err.Error(), "enforcer 0") {
+func TestNewValidates(t *testing.T) {
+	_, err := New(Options{MaxEntries: -1, Allow: Allowlist{Networks: []netip.Prefix{{}}}, Brokers: []netip.Prefix{{}}, Enforcers: []Enforcer{nil}})
+	if err == nil || !strings.Contains(err.Error(), "max entries") || !strings.Contains(err.Error(), "allow network 0") ||
+		!strings.Contains(err.Error(), "broker 0") || !strings.Contains(err.Error(), "enforcer 0") {
 		t.Errorf("err %v, want every problem", err)
 	}
 }

@@ -1,4 +1,4 @@
-package alerts
+package block
 
 import (
 	"container/heap"
@@ -11,13 +11,6 @@ import (
 	"time"
 )
 
-// Block targets.
-const (
-	TargetSrcIP    = "src_ip"
-	TargetClientID = "client_id"
-	TargetUsername = "username"
-)
-
 // Allowlist names what is never blocked.
 type Allowlist struct {
 	Networks  []netip.Prefix // a src_ip inside, or a CIDR overlapping one, is refused
@@ -25,9 +18,9 @@ type Allowlist struct {
 	Usernames []string
 }
 
-// BlockListOptions configure a BlockList; the zero value means defaults
+// Options configure a List; the zero value means defaults
 // (no emitter, no enforcers: a list that only answers Blocked).
-type BlockListOptions struct {
+type Options struct {
 	MaxEntries int // active entries; beyond, Block refuses and counts; default 65536
 	// MaxTTL caps escalation: a repeat offender's TTL doubles with each
 	// block up to MaxTTL (default 24 h). A base TTL above it is kept.
@@ -37,31 +30,35 @@ type BlockListOptions struct {
 	// RepeatWindow is how long after an entry ended a new block of the
 	// same value counts as a repeat (default 24 h).
 	RepeatWindow time.Duration
-	// Allow is the allowlist; addresses given to AddServer join it.
+	// Allow is the allowlist (--block-allowlist).
 	Allow Allowlist
-	// Servers are the broker's own addresses, never blocked.
-	Servers []netip.Addr
-	// Emitter receives every BlockEvent (for the alert sinks); may be nil.
+	// Brokers are the operator's broker addresses (a host as a /32 or
+	// /128, or a network; --brokers), never blocked, like Allow.Networks.
+	// They are configuration only: an address seen answering on an MQTT
+	// port is not a broker to this list, since one spoofed SYN-ACK would
+	// otherwise make its sender unblockable.
+	Brokers []netip.Prefix
+	// Emitter receives every Event (for the alert sinks); may be nil.
 	Emitter Emitter
-	// Enforcers apply every BlockEvent, in this order.
+	// Enforcers apply every Event, in this order.
 	Enforcers []Enforcer
 	// OnError, when set, is called with enforcer errors (they are
 	// counted in Stats either way).
 	OnError func(enforcer string, err error)
 }
 
-// BlockEntry is one active entry.
-type BlockEntry struct {
+// Entry is one active entry.
+type Entry struct {
 	Target  string
 	Value   string
 	Expires time.Time     // packet time
 	TTL     time.Duration // as last applied, after escalation
 	Strikes int           // earlier blocks of this value within RepeatWindow
-	Reason  BlockReason
+	Reason  Reason
 }
 
-// BlockStats are the block list's counters.
-type BlockStats struct {
+// Stats are the block list's counters.
+type Stats struct {
 	Active         int               `json:"active"`
 	Added          uint64            `json:"added"`
 	Extended       uint64            `json:"extended"`
@@ -74,8 +71,8 @@ type BlockStats struct {
 	EnforcerErrors map[string]uint64 `json:"enforcer_errors,omitempty"`
 }
 
-type blockEntry struct {
-	BlockEntry
+type entry struct {
+	Entry
 	key   string
 	index int // in the expiry heap
 }
@@ -85,28 +82,26 @@ type history struct {
 	lastEnd time.Time
 }
 
-// BlockList is the dynamic block list (alerts.Blocker). Entries expire on
-// packet time through Tick. Every change becomes a BlockEvent, emitted and
+// List is the dynamic block list. Entries expire on
+// packet time through Tick. Every change becomes a Event, emitted and
 // applied to each enforcer in order. Block, Tick and Remove are meant for
 // one goroutine (the rules engine); the queries and Stats are safe from any.
-type BlockList struct {
-	opts BlockListOptions
+type List struct {
+	opts Options
 
 	mu      sync.Mutex
-	entries map[string]*blockEntry // key target "\x00" value
+	entries map[string]*entry // key target "\x00" value
 	cidrs   map[string]netip.Prefix
 	exp     expiryHeap
 	hist    map[string]history
 	allowN  []netip.Prefix
 	allowC  map[string]bool
 	allowU  map[string]bool
-	st      BlockStats
+	st      Stats
 }
 
-var _ Blocker = (*BlockList)(nil)
-
-// NewBlockList validates opts and returns an empty list.
-func NewBlockList(opts BlockListOptions) (*BlockList, error) {
+// New validates opts and returns an empty list.
+func New(opts Options) (*List, error) {
 	var errs []error
 	if opts.MaxEntries < 0 {
 		errs = append(errs, errors.New("max entries must not be negative"))
@@ -117,6 +112,11 @@ func NewBlockList(opts BlockListOptions) (*BlockList, error) {
 	for i, p := range opts.Allow.Networks {
 		if !p.IsValid() {
 			errs = append(errs, fmt.Errorf("allow network %d: invalid prefix", i))
+		}
+	}
+	for i, p := range opts.Brokers {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("broker %d: invalid prefix", i))
 		}
 	}
 	for i, e := range opts.Enforcers {
@@ -136,14 +136,14 @@ func NewBlockList(opts BlockListOptions) (*BlockList, error) {
 	if opts.RepeatWindow == 0 {
 		opts.RepeatWindow = 24 * time.Hour
 	}
-	l := &BlockList{
+	l := &List{
 		opts:    opts,
-		entries: map[string]*blockEntry{},
+		entries: map[string]*entry{},
 		cidrs:   map[string]netip.Prefix{},
 		hist:    map[string]history{},
 		allowC:  map[string]bool{},
 		allowU:  map[string]bool{},
-		st:      BlockStats{EnforcerErrors: map[string]uint64{}},
+		st:      Stats{EnforcerErrors: map[string]uint64{}},
 	}
 	for _, p := range opts.Allow.Networks {
 		l.allowN = append(l.allowN, unmapPrefix(p).Masked())
@@ -154,8 +154,10 @@ func NewBlockList(opts BlockListOptions) (*BlockList, error) {
 	for _, u := range opts.Allow.Usernames {
 		l.allowU[u] = true
 	}
-	for _, a := range opts.Servers {
-		l.AddServer(a)
+	for _, p := range opts.Brokers {
+		if p = unmapPrefix(p).Masked(); !slices.Contains(l.allowN, p) {
+			l.allowN = append(l.allowN, p)
+		}
 	}
 	return l, nil
 }
@@ -165,22 +167,6 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	return p
-}
-
-// AddServer puts a broker (server) address on the allowlist, e.g. each
-// address seen answering on an MQTT port. An active entry covering it is
-// not removed (it never blocked that address: blocks are on sources).
-func (l *BlockList) AddServer(a netip.Addr) {
-	if !a.IsValid() {
-		return
-	}
-	a = a.Unmap()
-	p := netip.PrefixFrom(a, a.BitLen())
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !slices.Contains(l.allowN, p) {
-		l.allowN = append(l.allowN, p)
-	}
 }
 
 // normalize checks target and value and returns the canonical value
@@ -214,7 +200,7 @@ func normalize(target, value string) (string, netip.Prefix, error) {
 	return "", netip.Prefix{}, fmt.Errorf("unknown block target %q", target)
 }
 
-func (l *BlockList) allowedLocked(target, value string, p netip.Prefix) bool {
+func (l *List) allowedLocked(target, value string, p netip.Prefix) bool {
 	switch target {
 	case TargetClientID:
 		return l.allowC[value]
@@ -230,7 +216,7 @@ func (l *BlockList) allowedLocked(target, value string, p netip.Prefix) bool {
 }
 
 // Allowed reports whether target=value is on the allowlist.
-func (l *BlockList) Allowed(target, value string) bool {
+func (l *List) Allowed(target, value string) bool {
 	v, p, err := normalize(target, value)
 	if err != nil {
 		return false
@@ -240,10 +226,14 @@ func (l *BlockList) Allowed(target, value string) bool {
 	return l.allowedLocked(target, v, p)
 }
 
-// Block implements Blocker. A new entry, or an active one whose expiry
+// Block asks for target=value (TargetSrcIP, TargetClientID,
+// TargetUsername) to be blocked for ttl (before escalation) because of
+// reason; now is packet time. A new entry, or an active one whose expiry
 // moves later, emits an "add" event; the TTL is escalated for a value
-// blocked before within RepeatWindow.
-func (l *BlockList) Block(now time.Time, target, value string, ttl time.Duration, reason BlockReason) (time.Duration, bool) {
+// blocked before within RepeatWindow. It returns the TTL applied and false
+// when the value is allowlisted, already blocked for longer, invalid, or
+// the list is full.
+func (l *List) Block(now time.Time, target, value string, ttl time.Duration, reason Reason) (time.Duration, bool) {
 	v, p, err := normalize(target, value)
 	if err != nil || ttl <= 0 {
 		l.mu.Lock()
@@ -269,7 +259,7 @@ func (l *BlockList) Block(now time.Time, target, value string, ttl time.Duration
 		e.Expires, e.TTL, e.Reason = exp, eff, reason
 		heap.Fix(&l.exp, e.index)
 		l.st.Extended++
-		ev := l.event(now, "add", &e.BlockEntry, eff)
+		ev := l.event(now, "add", &e.Entry, eff)
 		l.mu.Unlock()
 		l.publish(ev)
 		return eff, true
@@ -285,7 +275,7 @@ func (l *BlockList) Block(now time.Time, target, value string, ttl time.Duration
 		l.st.Escalated++
 	}
 	eff := l.escalate(ttl, strikes)
-	e := &blockEntry{key: key, BlockEntry: BlockEntry{Target: target, Value: v, Expires: now.Add(eff), TTL: eff, Strikes: strikes, Reason: reason}}
+	e := &entry{key: key, Entry: Entry{Target: target, Value: v, Expires: now.Add(eff), TTL: eff, Strikes: strikes, Reason: reason}}
 	l.entries[key] = e
 	if target == TargetSrcIP && strings.Contains(v, "/") {
 		l.cidrs[key] = p
@@ -293,13 +283,13 @@ func (l *BlockList) Block(now time.Time, target, value string, ttl time.Duration
 	heap.Push(&l.exp, e)
 	l.st.Added++
 	l.st.Active = len(l.entries)
-	ev := l.event(now, "add", &e.BlockEntry, eff)
+	ev := l.event(now, "add", &e.Entry, eff)
 	l.mu.Unlock()
 	l.publish(ev)
 	return eff, true
 }
 
-func (l *BlockList) escalate(ttl time.Duration, strikes int) time.Duration {
+func (l *List) escalate(ttl time.Duration, strikes int) time.Duration {
 	if l.opts.NoEscalation || strikes == 0 || ttl >= l.opts.MaxTTL {
 		return ttl
 	}
@@ -309,14 +299,14 @@ func (l *BlockList) escalate(ttl time.Duration, strikes int) time.Duration {
 	return min(ttl, l.opts.MaxTTL)
 }
 
-func (l *BlockList) event(now time.Time, op string, e *BlockEntry, ttl time.Duration) *BlockEvent {
-	return &BlockEvent{Timestamp: now, EventType: "block", Op: op, Target: e.Target, Value: e.Value,
+func (l *List) event(now time.Time, op string, e *Entry, ttl time.Duration) *Event {
+	return &Event{Timestamp: now, EventType: "block", Op: op, Target: e.Target, Value: e.Value,
 		TTLS: ttl.Seconds(), Reason: e.Reason}
 }
 
 // publish hands ev to the emitter and every enforcer, in order. It runs
 // without the lock: enforcers may take a moment.
-func (l *BlockList) publish(ev *BlockEvent) {
+func (l *List) publish(ev *Event) {
 	if l.opts.Emitter != nil {
 		l.opts.Emitter.EmitBlock(ev)
 	}
@@ -332,9 +322,9 @@ func (l *BlockList) publish(ev *BlockEvent) {
 	}
 }
 
-// Tick implements Blocker: entries whose expiry is at or before now are
+// Tick expires entries on packet time: entries whose expiry is at or before now are
 // removed, earliest first (ties by target and value), each a "remove".
-func (l *BlockList) Tick(now time.Time) {
+func (l *List) Tick(now time.Time) {
 	for {
 		l.mu.Lock()
 		if len(l.exp) == 0 || l.exp[0].Expires.After(now) {
@@ -342,14 +332,14 @@ func (l *BlockList) Tick(now time.Time) {
 			l.mu.Unlock()
 			return
 		}
-		e := heap.Pop(&l.exp).(*blockEntry)
+		e := heap.Pop(&l.exp).(*entry)
 		ev := l.removeLocked(now, e)
 		l.mu.Unlock()
 		l.publish(ev)
 	}
 }
 
-func (l *BlockList) removeLocked(now time.Time, e *blockEntry) *BlockEvent {
+func (l *List) removeLocked(now time.Time, e *entry) *Event {
 	delete(l.entries, e.key)
 	delete(l.cidrs, e.key)
 	if len(l.hist) < 4*l.opts.MaxEntries {
@@ -357,10 +347,10 @@ func (l *BlockList) removeLocked(now time.Time, e *blockEntry) *BlockEvent {
 	}
 	l.st.Removed++
 	l.st.Active = len(l.entries)
-	return l.event(now, "remove", &e.BlockEntry, 0)
+	return l.event(now, "remove", &e.Entry, 0)
 }
 
-func (l *BlockList) pruneHistory(now time.Time) {
+func (l *List) pruneHistory(now time.Time) {
 	// Amortised: only when the history is large compared to the list.
 	if len(l.hist) < 1024 || len(l.hist) < 2*len(l.entries) {
 		return
@@ -375,7 +365,7 @@ func (l *BlockList) pruneHistory(now time.Time) {
 // Remove ends an entry before its TTL (an operator's decision); it emits
 // a "remove" and reports whether the entry existed. It counts as a block
 // for escalation.
-func (l *BlockList) Remove(now time.Time, target, value string) bool {
+func (l *List) Remove(now time.Time, target, value string) bool {
 	v, _, err := normalize(target, value)
 	if err != nil {
 		return false
@@ -395,7 +385,7 @@ func (l *BlockList) Remove(now time.Time, target, value string) bool {
 
 // Blocked reports whether target=value is blocked now; a src_ip is also
 // blocked when a blocked CIDR contains it.
-func (l *BlockList) Blocked(target, value string) bool {
+func (l *List) Blocked(target, value string) bool {
 	v, p, err := normalize(target, value)
 	if err != nil {
 		return false
@@ -416,14 +406,14 @@ func (l *BlockList) Blocked(target, value string) bool {
 }
 
 // Entries returns the active entries sorted by target and value.
-func (l *BlockList) Entries() []BlockEntry {
+func (l *List) Entries() []Entry {
 	l.mu.Lock()
-	out := make([]BlockEntry, 0, len(l.entries))
+	out := make([]Entry, 0, len(l.entries))
 	for _, e := range l.entries {
-		out = append(out, e.BlockEntry)
+		out = append(out, e.Entry)
 	}
 	l.mu.Unlock()
-	slices.SortFunc(out, func(a, b BlockEntry) int {
+	slices.SortFunc(out, func(a, b Entry) int {
 		if c := strings.Compare(a.Target, b.Target); c != 0 {
 			return c
 		}
@@ -433,7 +423,7 @@ func (l *BlockList) Entries() []BlockEntry {
 }
 
 // Stats returns a copy of the counters.
-func (l *BlockList) Stats() BlockStats {
+func (l *List) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.st
@@ -445,7 +435,7 @@ func (l *BlockList) Stats() BlockStats {
 }
 
 // Close closes every enforcer (the entries stay where they were applied).
-func (l *BlockList) Close() error {
+func (l *List) Close() error {
 	var errs []error
 	for _, e := range l.opts.Enforcers {
 		if err := e.Close(); err != nil {
@@ -457,7 +447,7 @@ func (l *BlockList) Close() error {
 
 // expiryHeap orders entries by expiry, then key, so Tick's output does not
 // depend on map order.
-type expiryHeap []*blockEntry
+type expiryHeap []*entry
 
 func (h expiryHeap) Len() int { return len(h) }
 func (h expiryHeap) Less(i, j int) bool {
@@ -472,7 +462,7 @@ func (h expiryHeap) Swap(i, j int) {
 	h[j].index = j
 }
 func (h *expiryHeap) Push(x any) {
-	e := x.(*blockEntry)
+	e := x.(*entry)
 	e.index = len(*h)
 	*h = append(*h, e)
 }
