@@ -31,6 +31,8 @@ var (
 	descKernelRing   = prometheus.NewDesc("mqttids_kernel_ring_total", "AF_PACKET ring counters: packets, drops (ring full), freezes.", []string{"counter"}, nil)
 	descKernelTCP    = prometheus.NewDesc("mqttids_kernel_tcp_flags_total", "SYNs to and RSTs on MQTT ports, counted in the kernel per source and summed.", []string{"flag"}, nil)
 	descBlockEvents  = prometheus.NewDesc("mqttids_block_list_changes_total", "Block-list additions and removals.", nil, nil)
+	descRules        = prometheus.NewDesc("mqttids_rules_total", "Rules engine: conditions evaluated, evaluation errors, suppressed firings, suppressions not recorded (table full), alerts that blocked.", []string{"counter"}, nil)
+	descCleartext    = prometheus.NewDesc("mqttids_cleartext_logins_total", "Logins accepted with a password on a non-TLS port, by broker.", []string{"broker"}, nil)
 )
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -64,6 +66,16 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descAlerts, v, k)
 	}
 	counter(descBlockEvents, s.BlockEntries)
+	if r := s.Rules; r != nil {
+		counter(descRules, r.Evaluations, "evaluations")
+		counter(descRules, r.EvalErrors, "eval_errors")
+		counter(descRules, r.Suppressed, "suppressed")
+		counter(descRules, r.SuppressFull, "suppress_full")
+		counter(descRules, r.Blocked, "blocked")
+	}
+	for k, v := range s.CleartextByBroker {
+		counter(descCleartext, v, k)
+	}
 	if k := s.Kernel; k != nil {
 		counter(descKernelFrames, k.FilterSeen, "seen")
 		counter(descKernelFrames, k.FilterPassed, "passed")

@@ -318,6 +318,14 @@ func (s *Sensor) Stats(elapsed time.Duration) Stats {
 	add(st.EvictedBy, "usernames", d.EvictionsUsernames)
 	add(st.EvictedBy, "connections", d.EvictionsConns)
 	add(st.EvictedBy, "passwords", d.EvictionsPasswords)
+	if len(d.CleartextByBroker) > 0 {
+		st.CleartextByBroker = d.CleartextByBroker
+	}
+	if s.eng != nil {
+		e := s.eng.Stats()
+		st.Rules = &RuleStats{Evaluations: e.Evaluations, EvalErrors: e.EvalErrors,
+			Suppressed: e.Suppressed, SuppressFull: e.SuppressFull, Blocked: e.Blocked}
+	}
 	if s.extra != nil {
 		s.extra(&st)
 	}

@@ -42,8 +42,25 @@ type Stats struct {
 	// kernel before userspace could drop anything).
 	Kernel *KernelStats `json:"kernel,omitempty"`
 
+	// Rules are the rules engine's own totals: a condition that fails at
+	// run time, or a suppression table that is full, shows here.
+	Rules *RuleStats `json:"rules,omitempty"`
+	// CleartextByBroker counts, per broker address, the logins accepted
+	// with a password on a non-TLS port: the posture, however many
+	// cleartext-credentials alerts the rules raise for it.
+	CleartextByBroker map[string]uint64 `json:"cleartext_credentials_by_broker,omitempty"`
+
 	TopSources   []Count `json:"top_sources,omitempty"`
 	TopClientIDs []Count `json:"top_client_ids,omitempty"`
+}
+
+// RuleStats are the rules engine's totals.
+type RuleStats struct {
+	Evaluations  uint64 `json:"evaluations"`   // conditions run
+	EvalErrors   uint64 `json:"eval_errors"`   // conditions that failed at run time (counted false)
+	Suppressed   uint64 `json:"suppressed"`    // firings not emitted: the key was suppressed
+	SuppressFull uint64 `json:"suppress_full"` // suppressions not recorded: table full
+	Blocked      uint64 `json:"blocked"`       // alerts whose block entry was accepted
 }
 
 // KernelStats are the live capture's in-kernel counters.
@@ -104,6 +121,12 @@ func WriteSummary(w io.Writer, s Stats) {
 	fmt.Fprintf(tw, "alerts\t%d\t\n", s.Alerts)
 	for _, c := range sorted(s.AlertsByCategory) {
 		fmt.Fprintf(tw, "  %s\t%d\t\n", c.Key, c.Count)
+	}
+	if r := s.Rules; r != nil && (r.EvalErrors > 0 || r.SuppressFull > 0) {
+		fmt.Fprintf(tw, "rule errors\t%d\t(%d suppressions not recorded: table full)\n", r.EvalErrors, r.SuppressFull)
+	}
+	if len(s.CleartextByBroker) > 0 {
+		fmt.Fprintf(tw, "cleartext logins\t%s\t(password accepted on a non-TLS port, by broker)\n", inline(s.CleartextByBroker))
 	}
 	if len(s.TopSources) > 0 {
 		fmt.Fprintln(tw, "top sources (alerts)\t\t")
