@@ -276,11 +276,21 @@ func (d *Detector) pendUndeliverable(ci int32, c *connState, b *broker, h uint64
 		return
 	}
 	r := d.conns.ref(ci)
+	// A client cycling through a few topics finds its check among its
+	// recent ones without a map lookup.
+	for _, k1 := range c.undelivRecent {
+		if t := d.undelivQ.at(k1 - 1); k1 != 0 && t != nil && t.conn == r && t.h == h {
+			t.n++
+			c.undelivSeq = k1
+			return
+		}
+	}
 	uk := undelivKey{r, h}
 	if k, ok := d.undelivIdx[uk]; ok {
 		if t := d.undelivQ.at(k); t != nil && t.conn == r && t.h == h {
 			t.n++
 			c.undelivSeq = k + 1
+			c.remember(k)
 			return
 		}
 	}
@@ -297,4 +307,11 @@ func (d *Detector) pendUndeliverable(ci int32, c *connState, b *broker, h uint64
 	k := d.undelivQ.push(undelivTimer{n: 1, at: now + int64(d.opts.UndeliverableDelay), sent: now, conn: r, brk: b, h: h})
 	d.undelivIdx[uk] = k
 	c.undelivSeq = k + 1
+	c.remember(k)
+}
+
+// remember notes element k among the connection's recent checks.
+func (c *connState) remember(k uint64) {
+	c.undelivRecent[c.undelivNext%uint8(len(c.undelivRecent))] = k + 1
+	c.undelivNext++
 }

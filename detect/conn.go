@@ -42,6 +42,8 @@ type connState struct {
 	pend              [4]pendPub
 	aliases           []topicAlias // v5 topic aliases the client defined
 	undelivSeq        uint64       // 1 + element number of the connection's latest undeliverable timer
+	undelivRecent     [4]uint64    // 1 + element numbers of its recent checks (other topics)
+	undelivNext       uint8        // next slot of undelivRecent
 	matchH            uint64       // last topic matched against the shadow table,
 	matchGen          uint64       // at this broker generation (0: none),
 	matchOK           bool         // with this result
