@@ -219,7 +219,7 @@ var (
 		PublishBytesBaseline:  {"publish_bytes_baseline", "the key's normal publish bytes per window (as publish_baseline)", kSCN, kDerived, gPub},
 		PublishRate:           {"publish_rate", "the key's publishes per second over the last second (sliding estimate from 1 s buckets; any window)", kSCN, kDerived, gPub},
 		PublishBytesRate:      {"publish_bytes_rate", "the key's publish bytes per second over the last second (as publish_rate)", kSCN, kDerived, gPub},
-		PeerPublishP50:        {"peer_publish_p50", "median publish rate (msg/s) of the keys of this kind on the same broker: one sample per second it published in from each key with a normal of its own, over the last 30 min; 0 until 20 samples were seen", kSC, kDerived, gPub},
+		PeerPublishP50:        {"peer_publish_p50", "median publish rate (msg/s) of the keys of this kind on the same broker: the busiest second of each 5 s bucket of every key with a normal of its own, over the last 30 min; 0 until 20 samples were seen", kSC, kDerived, gPub},
 		PeerPublishP99:        {"peer_publish_p99", "99th percentile publish rate (msg/s) of the keys of this kind on the same broker (as peer_publish_p50)", kSC, kDerived, gPub},
 		PeerPublishBytesP50:   {"peer_publish_bytes_p50", "median publish volume (bytes/s) of the keys of this kind on the same broker (as peer_publish_p50)", kSC, kDerived, gPub},
 		PeerPublishBytesP99:   {"peer_publish_bytes_p99", "99th percentile publish volume (bytes/s) of the keys of this kind on the same broker (as peer_publish_p50)", kSC, kDerived, gPub},

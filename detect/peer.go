@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -9,13 +10,14 @@ import (
 // one kind (source address or client id) on one broker: what "normal" is
 // for a key that has no history of its own yet. Each key that has a
 // normal of its own (its publish baseline is known) contributes one sample
-// per second of packet time in which it published — its publishes, and its
-// bytes, in that second — so a key weighs by how long it has been active,
-// not by how fast it publishes, and a new key (a flooder among them) never
-// counts among the peers it is judged against.
+// per complete 5 s baseline bucket in which it published: its busiest
+// second in that bucket (publishes, and bytes), the measure a new key's
+// rate over the last second is compared with. A key weighs by how long it
+// has been active, not by how fast it publishes, and a new key (a flooder
+// among them) never counts among the peers it is judged against.
 //
 // Samples go into log-scale histograms (four bins per octave, so a
-// quantile is within 19 % of the true value) in six slices of 5 min: the
+// quantile is within 25 % of the true value) in six slices of 5 min: the
 // distribution covers the last 25–30 min with 2 × 6 × 130 counters per
 // kind and broker, whatever the number of keys. Quantiles are recomputed
 // lazily: when samples were added and 100 ms of packet time passed, or
@@ -45,22 +47,27 @@ const (
 	peerMinSamples = 20       // fewer samples: the distribution is unknown (0)
 )
 
-// peerBin maps a bucket count to its histogram bin.
+// peerBin maps a per-second count to its histogram bin: four bins per
+// octave, from the two bits after the leading one (integer arithmetic: a
+// sample is taken every second for every publishing key).
 func peerBin(v uint32) int {
 	if v == 0 {
 		return 0
 	}
-	b := 1 + int(4*math.Log2(float64(v)))
-	return min(b, peerBins-1)
+	l := bits.Len32(v) - 1
+	q := int(uint64(v)<<(32-l)>>30) & 3
+	return min(1+4*l+q, peerBins-1)
 }
 
 // peerBinValue is the upper edge of bin b: a quantile errs on the high
-// side, so a key is never judged against a normal lower than its peers'.
+// side (by less than 25 %), so a key is never judged against a normal
+// lower than its peers'.
 func peerBinValue(b int) float64 {
 	if b == 0 {
 		return 0
 	}
-	return math.Floor(math.Exp2(float64(b) / 4))
+	l, q := (b-1)/4, (b-1)%4
+	return math.Exp2(float64(l)) * float64(5+q) / 4
 }
 
 // add records one complete bucket of a key: n publishes of total bytes.

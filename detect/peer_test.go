@@ -22,9 +22,9 @@ func TestPeerQuantiles(t *testing.T) {
 		bytes, q99 bool
 		lo, hi     float64
 	}{
-		{false, false, 10, 10 * 1.19},
-		{false, true, 10, 10 * 1.19}, // exactly 1 % is not above the 99th percentile
-		{true, false, 500, 500 * 1.19},
+		{false, false, 10, 10 * 1.25},
+		{false, true, 10, 10 * 1.25}, // exactly 1 % is not above the 99th percentile
+		{true, false, 500, 500 * 1.25},
 	} {
 		if q := p.quantile(tc.bytes, tc.q99, now); q < tc.lo || q > tc.hi {
 			t.Errorf("bytes=%v q99=%v: %v, want %v..%v", tc.bytes, tc.q99, q, tc.lo, tc.hi)
@@ -33,11 +33,25 @@ func TestPeerQuantiles(t *testing.T) {
 	for range 20 {
 		p.add(1000, 1000, now)
 	}
-	if q := p.quantile(false, true, now+int64(time.Second)); q < 1000 || q > 1190 {
+	if q := p.quantile(false, true, now+int64(time.Second)); q < 1000 || q > 1250 {
 		t.Errorf("after 2%% at 1000/s: p99 %v", q)
 	}
 	// 30 min later every slice has expired.
 	if q := p.quantile(false, true, now+int64(31*time.Minute)); q != 0 {
 		t.Errorf("expired samples still count: %v", q)
+	}
+}
+
+func TestPeerBins(t *testing.T) {
+	prev := 0
+	for v := uint32(1); v < 1<<31; v += v/7 + 1 {
+		b := peerBin(v)
+		if b < prev {
+			t.Fatalf("bin of %d is %d, below the bin of a smaller count", v, b)
+		}
+		prev = b
+		if up := peerBinValue(b); float64(v) >= up || up > 1.25*float64(v)+0.25 {
+			t.Fatalf("count %d in bin %d with upper edge %v", v, b, up)
+		}
 	}
 }

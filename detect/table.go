@@ -40,6 +40,8 @@ type pubState struct {
 	ratePrev  uint32  // publishes in the one before
 	rbCur     uint32  // bytes in it
 	rbPrev    uint32  // bytes in the one before
+	ratePeak  uint32  // the busiest complete second in the baseline bucket
+	rbPeak    uint32  // the most bytes in a complete second of it
 }
 
 // rateBucket is the bucket length of publish_rate: one second, short
@@ -292,12 +294,7 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 	created := t.ents[i].created
 	ps := t.pubOf(i)
 	if rb := now / rateBucket; rb != ps.rateSec {
-		if ps.rateCur > 0 && ps.baseN > 0 && peer != nil {
-			// A second in which a key with a normal of its own published:
-			// one sample of what new keys are measured against. New keys
-			// do not count, so a new flooder cannot raise its own bar.
-			peer.add(ps.rateCur, ps.rbCur, now)
-		}
+		ps.ratePeak, ps.rbPeak = max(ps.ratePeak, ps.rateCur), max(ps.rbPeak, ps.rbCur)
 		if rb == ps.rateSec+1 {
 			ps.ratePrev, ps.rbPrev = ps.rateCur, ps.rbCur
 		} else {
@@ -331,9 +328,17 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 			if ps.baseN < math.MaxUint32 {
 				ps.baseN++
 			}
+			if peer != nil && ps.ratePeak > 0 && ps.baseN > 1 {
+				// The busiest second of a complete bucket of a key with a
+				// normal of its own: one sample of what new keys are
+				// measured against. New keys do not count, so a new flooder
+				// cannot raise its own bar.
+				peer.add(ps.ratePeak, ps.rbPeak, now)
+			}
 
 		}
 		ps.baseEpoch, ps.pubCur, ps.byteCur = b, 0, 0
+		ps.ratePeak, ps.rbPeak = 0, 0
 	}
 	ps.pubCur++
 	if v := ps.byteCur + n; v >= n {
