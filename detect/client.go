@@ -51,16 +51,16 @@ func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Pa
 	s := d.srcOf(c, now)
 	addr := srcAddr(c.flow)
 	srcChanged := Set(Connects)
-	d.srcs.add(s, Connects, 1, now)
+	d.srcs.add(s, Connects, 1)
 	var cl, us int32 = -1, -1
 	var clChanged, usChanged CounterSet
 	if len(p.ClientID) > 0 {
 		cl, c.clientID = internKey(d.clients, string(p.ClientID), now)
 		c.client = d.clients.ref(cl)
 		c.subKey = c.clientID
-		d.clients.add(cl, Connects, 1, now)
-		d.clients.addDistinct(cl, DistinctSources, addrHash(addr), now)
-		d.srcs.addDistinct(s, DistinctClientIDs, hashBytes(p.ClientID), now)
+		d.clients.add(cl, Connects, 1)
+		d.clients.addDistinct(cl, DistinctSources, addrHash(addr))
+		d.srcs.addDistinct(s, DistinctClientIDs, hashBytes(p.ClientID))
 		clChanged = Set(Connects, DistinctSources)
 		srcChanged |= Set(DistinctClientIDs)
 		a := &d.clients.aux[cl]
@@ -68,8 +68,8 @@ func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Pa
 			old := &d.conns.aux[a.open.i]
 			old.takenOver = true
 			if a.addr != addr {
-				d.clients.add(cl, Takeovers, 1, now)
-				d.srcs.add(s, Takeovers, 1, now)
+				d.clients.add(cl, Takeovers, 1)
+				d.srcs.add(s, Takeovers, 1)
 				clChanged |= Set(Takeovers)
 				srcChanged |= Set(Takeovers)
 			}
@@ -81,26 +81,26 @@ func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Pa
 	if len(p.Username) > 0 {
 		us, c.username = internKey(d.users, string(p.Username), now)
 		c.user = d.users.ref(us)
-		d.users.add(us, Connects, 1, now)
-		d.users.addDistinct(us, DistinctSources, addrHash(addr), now)
-		d.srcs.addDistinct(s, DistinctUsernames, hashBytes(p.Username), now)
+		d.users.add(us, Connects, 1)
+		d.users.addDistinct(us, DistinctSources, addrHash(addr))
+		d.srcs.addDistinct(s, DistinctUsernames, hashBytes(p.Username))
 		usChanged = Set(Connects, DistinctSources)
 		srcChanged |= Set(DistinctUsernames)
 	}
 	if p.KeepAlive > 0 && time.Duration(p.KeepAlive)*time.Second >= d.opts.HighKeepAlive {
-		d.srcs.add(s, KeepAliveHigh, 1, now)
+		d.srcs.add(s, KeepAliveHigh, 1)
 		srcChanged |= Set(KeepAliveHigh)
 		if cl >= 0 {
-			d.clients.add(cl, KeepAliveHigh, 1, now)
+			d.clients.add(cl, KeepAliveHigh, 1)
 			clChanged |= Set(KeepAliveHigh)
 		}
 	}
 	if p.HasPassword() && !c.tls && !d.isTLSPort(c.flow.Server.Port()) {
 		c.cleartext = true
-		d.srcs.add(s, CleartextCredentials, 1, now)
+		d.srcs.add(s, CleartextCredentials, 1)
 		srcChanged |= Set(CleartextCredentials)
 		if us >= 0 {
-			d.users.add(us, CleartextCredentials, 1, now)
+			d.users.add(us, CleartextCredentials, 1)
 			usChanged |= Set(CleartextCredentials)
 		}
 	}
@@ -196,13 +196,13 @@ func (d *Detector) subscribe(ev *event.Event, ci int32, c *connState, p *decode.
 	changed := Set(Subscribes, DistinctFilters)
 	for _, f := range p.Filters {
 		h := hashBytes(f.Topic)
-		d.conns.add(ci, Subscribes, 1, now)
-		d.conns.addDistinct(ci, DistinctFilters, h, now)
-		d.srcs.add(s, Subscribes, 1, now)
-		d.srcs.addDistinct(s, DistinctFilters, h, now)
+		d.conns.add(ci, Subscribes, 1)
+		d.conns.addDistinct(ci, DistinctFilters, h)
+		d.srcs.add(s, Subscribes, 1)
+		d.srcs.addDistinct(s, DistinctFilters, h)
 		if cl >= 0 {
-			d.clients.add(cl, Subscribes, 1, now)
-			d.clients.addDistinct(cl, DistinctFilters, h, now)
+			d.clients.add(cl, Subscribes, 1)
+			d.clients.addDistinct(cl, DistinctFilters, h)
 		}
 		wild, root, sys := filterClass(f.Topic)
 		for _, x := range [...]struct {
@@ -213,10 +213,10 @@ func (d *Detector) subscribe(ev *event.Event, ci int32, c *connState, p *decode.
 				continue
 			}
 			changed |= Set(x.c)
-			d.conns.add(ci, x.c, 1, now)
-			d.srcs.add(s, x.c, 1, now)
+			d.conns.add(ci, x.c, 1)
+			d.srcs.add(s, x.c, 1)
 			if cl >= 0 {
-				d.clients.add(cl, x.c, 1, now)
+				d.clients.add(cl, x.c, 1)
 			}
 		}
 		if b != nil && c.subKey != "" {
@@ -259,8 +259,8 @@ func (d *Detector) malformed(ev *event.Event, now int64) {
 	c := &d.conns.aux[ci]
 	d.seen(c, ev)
 	s := d.srcOf(c, now)
-	d.conns.add(ci, Malformed, 1, now)
-	d.srcs.add(s, Malformed, 1, now)
+	d.conns.add(ci, Malformed, 1)
+	d.srcs.add(s, Malformed, 1)
 	d.o.MalformedRule = malformedRule(ev.Err)
 	d.observeConn(ci, Set(Malformed), ev, c, now)
 	d.observeSrc(s, Set(Malformed), ev, c, now)

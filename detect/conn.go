@@ -208,10 +208,10 @@ func (d *Detector) tcpOpen(ev *event.Event, now int64) {
 	c := &d.conns.aux[i]
 	addr := srcAddr(ev.Flow)
 	s := c.src.i
-	d.srcs.add(s, TCPOpens, 1, now)
+	d.srcs.add(s, TCPOpens, 1)
 	changed := Set(TCPOpens, OpenConnections)
 	if len(d.opts.AllowedNetworks) > 0 && !d.allowed(addr) {
-		d.srcs.add(s, UnexpectedSource, 1, now)
+		d.srcs.add(s, UnexpectedSource, 1)
 		changed |= Set(UnexpectedSource)
 	}
 	if !c.tls {
@@ -365,12 +365,12 @@ func (d *Detector) tcpClose(ev *event.Event, now int64) {
 	if which != 0 && !ev.DisconnectSeen && c.connectSeen && !c.refused && !c.takenOver && !c.serverDisc {
 		changed := Set(AbnormalCloses, which, OpenConnections) | sess
 		s := d.srcOf(c, now)
-		d.srcs.add(s, AbnormalCloses, 1, now)
-		d.srcs.add(s, which, 1, now)
+		d.srcs.add(s, AbnormalCloses, 1)
+		d.srcs.add(s, which, 1)
 		cl := d.clientOf(c, now)
 		if cl >= 0 {
-			d.clients.add(cl, AbnormalCloses, 1, now)
-			d.clients.add(cl, which, 1, now)
+			d.clients.add(cl, AbnormalCloses, 1)
+			d.clients.add(cl, which, 1)
 		}
 		d.endConn(ci)
 		d.observeSrc(s, changed, ev, c, now)

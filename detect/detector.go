@@ -172,8 +172,8 @@ func (d *Detector) fireTimers(now int64) {
 			continue
 		}
 		s := d.srcOf(c, at)
-		d.srcs.add(s, IdleNoConnect, 1, at)
-		d.srcs.add(s, IdleConns, 1, at)
+		d.srcs.add(s, IdleNoConnect, 1)
+		d.srcs.add(s, IdleConns, 1)
 		d.observeTimer(KeySrcIP, s, Set(IdleNoConnect, IdleConns), c, at)
 	}
 	for t := d.pingQ.peek(); t != nil && t.at <= now; t = d.pingQ.peek() {
@@ -188,12 +188,12 @@ func (d *Detector) fireTimers(now int64) {
 			continue
 		}
 		s := d.srcOf(c, at)
-		d.srcs.add(s, PingOnly, 1, at)
-		d.srcs.add(s, IdleConns, 1, at)
+		d.srcs.add(s, PingOnly, 1)
+		d.srcs.add(s, IdleConns, 1)
 		d.observeTimer(KeySrcIP, s, Set(PingOnly, IdleConns), c, at)
 		if cl := d.clientOf(c, at); cl >= 0 {
-			d.clients.add(cl, PingOnly, 1, at)
-			d.clients.add(cl, IdleConns, 1, at)
+			d.clients.add(cl, PingOnly, 1)
+			d.clients.add(cl, IdleConns, 1)
 			d.observeTimer(KeyClientID, cl, Set(PingOnly, IdleConns), c, at)
 		}
 	}

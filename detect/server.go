@@ -37,7 +37,7 @@ func (d *Detector) fromServer(ev *event.Event, now int64) {
 		if p.ReasonCode == 0x8E && !c.takenOver {
 			c.takenOver = true
 			if cl := d.clientOf(c, now); cl >= 0 {
-				d.clients.add(cl, Takeovers, 1, now)
+				d.clients.add(cl, Takeovers, 1)
 				d.observeName(KeyClientID, cl, Set(Takeovers), ev, c, now)
 			}
 		}
@@ -87,27 +87,27 @@ func (d *Detector) connack(ev *event.Event, ci int32, c *connState, p *decode.Pa
 	if auth {
 		changed |= Set(AuthFailures, which)
 	}
-	d.srcs.add(s, ConnackRefusals, 1, now)
+	d.srcs.add(s, ConnackRefusals, 1)
 	if cl >= 0 {
-		d.clients.add(cl, ConnackRefusals, 1, now)
+		d.clients.add(cl, ConnackRefusals, 1)
 	}
 	if us >= 0 {
-		d.users.add(us, ConnackRefusals, 1, now)
+		d.users.add(us, ConnackRefusals, 1)
 	}
 	d.o.spray = -1
 	if auth {
-		d.srcs.add(s, AuthFailures, 1, now)
-		d.srcs.add(s, which, 1, now)
+		d.srcs.add(s, AuthFailures, 1)
+		d.srcs.add(s, which, 1)
 		if cl >= 0 {
-			d.clients.add(cl, AuthFailures, 1, now)
+			d.clients.add(cl, AuthFailures, 1)
 		}
 		if us >= 0 {
-			d.users.add(us, AuthFailures, 1, now)
-			d.users.add(us, which, 1, now)
+			d.users.add(us, AuthFailures, 1)
+			d.users.add(us, which, 1)
 		}
 		if c.passHash != 0 && c.username != "" {
 			sp := d.spray.get(c.passHash, now)
-			d.spray.addDistinct(sp, DistinctUsernames, hashString(c.username), now)
+			d.spray.addDistinct(sp, DistinctUsernames, hashString(c.username))
 			changed |= Set(SprayUsernames)
 			d.o.spray = sp
 		}
@@ -125,16 +125,16 @@ func (d *Detector) connack(ev *event.Event, ci int32, c *connState, p *decode.Pa
 
 func (d *Detector) undeliverable(ci int32, c *connState, h uint64, n uint32, now int64, ev *event.Event) {
 	changed := Set(Undeliverable, UndeliverableTopics)
-	d.conns.add(ci, Undeliverable, n, now)
-	d.conns.addDistinct(ci, UndeliverableTopics, h, now)
+	d.conns.add(ci, Undeliverable, n)
+	d.conns.addDistinct(ci, UndeliverableTopics, h)
 	cl := d.clientOf(c, now)
 	if cl >= 0 {
-		d.clients.add(cl, Undeliverable, n, now)
-		d.clients.addDistinct(cl, UndeliverableTopics, h, now)
+		d.clients.add(cl, Undeliverable, n)
+		d.clients.addDistinct(cl, UndeliverableTopics, h)
 	}
 	s := d.srcOf(c, now)
-	d.srcs.add(s, Undeliverable, n, now)
-	d.srcs.addDistinct(s, UndeliverableTopics, h, now)
+	d.srcs.add(s, Undeliverable, n)
+	d.srcs.addDistinct(s, UndeliverableTopics, h)
 	d.observeConn(ci, changed, ev, c, now)
 	if cl >= 0 {
 		d.observeName(KeyClientID, cl, changed, ev, c, now)
@@ -150,10 +150,10 @@ func (d *Detector) cleartextLogin(ev *event.Event, c *connState, now int64) {
 		b.cleartext++
 	}
 	s := d.srcOf(c, now)
-	d.srcs.add(s, CleartextLogins, 1, now)
+	d.srcs.add(s, CleartextLogins, 1)
 	d.observeSrc(s, Set(CleartextLogins), ev, c, now)
 	if us := d.userOf(c, now); us >= 0 {
-		d.users.add(us, CleartextLogins, 1, now)
+		d.users.add(us, CleartextLogins, 1)
 		d.observeName(KeyUsername, us, Set(CleartextLogins), ev, c, now)
 	}
 }
