@@ -312,8 +312,26 @@ func alertKey(k *detect.Key) alerts.Key {
 	return alerts.Key{}
 }
 
+// alertAlloc holds an alert and the objects it points to, so that firing
+// costs one allocation (the alert outlives Observe: sinks queue it).
+type alertAlloc struct {
+	a alerts.Alert
+	d alerts.Detection
+	m alerts.MQTTInfo
+}
+
 func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
-	a := &alerts.Alert{
+	x := &alertAlloc{}
+	x.d = alerts.Detection{
+		Rule:      r.ID,
+		Key:       alertKey(&o.Key),
+		Count:     count,
+		WindowS:   r.Window.Seconds(),
+		FirstSeen: o.FirstSeen(r.win),
+		LastSeen:  o.Time,
+	}
+	a := &x.a
+	*a = alerts.Alert{
 		Timestamp: o.Time,
 		EventType: "alert",
 		Proto:     "TCP",
@@ -322,14 +340,7 @@ func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 			Action: "allowed", GID: GID, SignatureID: r.SID, Rev: r.Rev,
 			Signature: r.Description, Category: r.Category, Severity: r.Severity,
 		},
-		Detection: &alerts.Detection{
-			Rule:      r.ID,
-			Key:       alertKey(&o.Key),
-			Count:     count,
-			WindowS:   r.Window.Seconds(),
-			FirstSeen: o.FirstSeen(r.win),
-			LastSeen:  o.Time,
-		},
+		Detection: &x.d,
 	}
 	if o.Flow.Client.IsValid() {
 		a.SrcIP = o.Flow.Client.Addr().Unmap().String()
@@ -338,7 +349,8 @@ func (e *Engine) fire(o *detect.Observation, r *Rule, count float64) {
 		a.DestPort = o.Flow.Server.Port()
 	}
 	if o.ClientID != "" || o.Username != "" || o.Version != 0 {
-		a.MQTT = &alerts.MQTTInfo{ClientID: o.ClientID, Username: o.Username, ProtocolVersion: o.Version}
+		x.m = alerts.MQTTInfo{ClientID: o.ClientID, Username: o.Username, ProtocolVersion: o.Version}
+		a.MQTT = &x.m
 	}
 	if r.Action == "block" && e.blocker != nil {
 		var value string

@@ -11,14 +11,14 @@ import (
 // the summary; beyond it new keys are not tallied (and counted as such).
 const maxTopKeys = 10000
 
-// countingEmitter tallies alerts for the statistics and the summary and
-// passes everything on.
+// countingEmitter tallies alerts by source and client id for the summary
+// and counts block events, and passes everything on. How many alerts of
+// which category were raised is the rules engine's count (rules.Engine
+// Stats), the one source of truth for it.
 type countingEmitter struct {
 	next alerts.Emitter
 
 	mu         sync.Mutex
-	total      uint64
-	byCategory map[string]uint64
 	bySource   map[string]uint64
 	byClientID map[string]uint64
 	untallied  uint64
@@ -28,7 +28,6 @@ type countingEmitter struct {
 func newCountingEmitter(next alerts.Emitter) *countingEmitter {
 	return &countingEmitter{
 		next:       next,
-		byCategory: map[string]uint64{},
 		bySource:   map[string]uint64{},
 		byClientID: map[string]uint64{},
 	}
@@ -36,8 +35,6 @@ func newCountingEmitter(next alerts.Emitter) *countingEmitter {
 
 func (c *countingEmitter) EmitAlert(a *alerts.Alert) {
 	c.mu.Lock()
-	c.total++
-	c.byCategory[a.Alert.Category]++
 	c.tally(c.bySource, a.SrcIP)
 	if a.MQTT != nil && a.MQTT.ClientID != "" {
 		c.tally(c.byClientID, a.MQTT.ClientID)
@@ -72,11 +69,6 @@ func (c *countingEmitter) EmitBlock(b *block.Event) {
 func (c *countingEmitter) fill(s *Stats) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s.Alerts = c.total
-	s.AlertsByCategory = make(map[string]uint64, len(c.byCategory))
-	for k, v := range c.byCategory {
-		s.AlertsByCategory[k] = v
-	}
 	s.BlockEntries = c.blocks
 	s.TopSources = top(c.bySource, 10)
 	s.TopClientIDs = top(c.byClientID, 10)

@@ -321,8 +321,10 @@ func (s *Sensor) Stats(elapsed time.Duration) Stats {
 	if len(d.CleartextByBroker) > 0 {
 		st.CleartextByBroker = d.CleartextByBroker
 	}
+	st.AlertsByCategory = map[string]uint64{}
 	if s.eng != nil {
 		e := s.eng.Stats()
+		st.Alerts, st.AlertsByCategory = e.Alerts, e.ByCategory
 		st.Rules = &RuleStats{Evaluations: e.Evaluations, EvalErrors: e.EvalErrors,
 			Suppressed: e.Suppressed, SuppressFull: e.SuppressFull, Blocked: e.Blocked}
 	}
