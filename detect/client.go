@@ -140,10 +140,7 @@ func sessionExpiry(p *decode.Packet) uint32 {
 }
 
 func (d *Detector) publish(ev *event.Event, ci int32, c *connState, p *decode.Packet, now int64) {
-	topic, known := c.topicOf(p)
-	if !known {
-		topic = p.Topic
-	}
+	topic, known := ev.Topic, ev.TopicKnown // the session layer resolved v5 aliases
 	h := hashBytes(topic)
 	n := uint32(max(p.Len, 0))
 	const changed = CounterSet(1<<Publishes | 1<<PublishBytes | 1<<DistinctTopics | 1<<PublishBaseline | 1<<PublishBytesBaseline |

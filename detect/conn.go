@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"mqttids/decode"
 	"mqttids/event"
 )
 
@@ -40,7 +39,6 @@ type connState struct {
 	ownsSrc           bool // this connection created its source's entry
 	clientSpoke       bool // the client has sent an MQTT packet
 	pend              [4]pendPub
-	aliases           []topicAlias // v5 topic aliases the client defined
 	undelivSeq        uint64       // 1 + element number of the connection's latest undeliverable timer
 	undelivRecent     [4]uint64    // 1 + element numbers of its recent checks (other topics)
 	undelivNext       uint8        // next slot of undelivRecent
@@ -299,50 +297,6 @@ func (d *Detector) brokerOf(c *connState, now int64) *broker {
 	}
 	c.brk = b
 	return b
-}
-
-// maxAliases bounds the v5 topic aliases remembered per connection.
-const maxAliases = 32
-
-type topicAlias struct {
-	id    uint16
-	topic []byte // a copy
-}
-
-// topicOf resolves a v5 topic alias (property 0x23): a PUBLISH with a topic
-// and an alias defines it, one with an empty topic uses it. ok is false for
-// an alias never seen (its topic is unknown).
-func (c *connState) topicOf(p *decode.Packet) (topic []byte, ok bool) {
-	if p.Version != decode.V5 {
-		return p.Topic, true
-	}
-	var alias uint16
-	for i := range p.Props {
-		if p.Props[i].ID == 0x23 {
-			alias = uint16(p.Props[i].Int)
-		}
-	}
-	if alias == 0 {
-		return p.Topic, true
-	}
-	for i := range c.aliases {
-		if c.aliases[i].id == alias {
-			if len(p.Topic) == 0 {
-				return c.aliases[i].topic, true
-			}
-			if string(c.aliases[i].topic) != string(p.Topic) {
-				c.aliases[i].topic = append(c.aliases[i].topic[:0], p.Topic...)
-			}
-			return p.Topic, true
-		}
-	}
-	if len(p.Topic) == 0 {
-		return nil, false
-	}
-	if len(c.aliases) < maxAliases {
-		c.aliases = append(c.aliases, topicAlias{alias, append([]byte(nil), p.Topic...)})
-	}
-	return p.Topic, true
 }
 
 func (d *Detector) tcpClose(ev *event.Event, now int64) {

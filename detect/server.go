@@ -16,10 +16,10 @@ func (d *Detector) fromServer(ev *event.Event, now int64) {
 	case decode.PUBLISH:
 		d.activate(c, ev, now)
 		if b := d.brokerOf(c, now); b != nil {
-			// Server-side aliases are not tracked: an aliased delivery
-			// without a topic proves nothing about a topic.
-			if len(p.Topic) > 0 {
-				b.noteDelivered(hashBytes(p.Topic), now, d.opts.MaxDelivered, int64(d.opts.DeliveredMemory))
+			// The session layer resolved the broker's own topic aliases;
+			// a delivery whose alias is unknown proves nothing.
+			if ev.TopicKnown && len(ev.Topic) > 0 {
+				b.noteDelivered(hashBytes(ev.Topic), now, d.opts.MaxDelivered, int64(d.opts.DeliveredMemory))
 			}
 		}
 	case decode.PUBACK, decode.PUBREC:

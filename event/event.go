@@ -100,17 +100,22 @@ type Conn struct {
 // points to (Packet's byte slices included) are valid only during the
 // Handler call that receives it; copy what must outlive it.
 type Event struct {
-	Kind           Kind
-	Time           time.Time // packet timestamp
-	Flow           Flow
-	FromClient     bool // direction of the packet that caused the event
-	Conn           *Conn
-	Packet         *decode.Packet // Kind MQTT (and Malformed when decodable)
-	Err            error          // Kind Malformed
-	GapBytes       int            // Kind Gap
-	Close          CloseReason    // Kind TCPClose
-	DisconnectSeen bool           // Kind TCPClose
-	Seq            uint64         // position of the causing packet in the input, for ordering
+	Kind       Kind
+	Time       time.Time // packet timestamp
+	Flow       Flow
+	FromClient bool // direction of the packet that caused the event
+	Conn       *Conn
+	Packet     *decode.Packet // Kind MQTT (and Malformed when decodable)
+	// Topic is a PUBLISH's topic with a v5 topic alias resolved by the
+	// session layer (a view like Packet's); TopicKnown is false when the
+	// alias was never defined on the connection (the topic is unknown).
+	Topic          []byte
+	TopicKnown     bool
+	Err            error       // Kind Malformed
+	GapBytes       int         // Kind Gap
+	Close          CloseReason // Kind TCPClose
+	DisconnectSeen bool        // Kind TCPClose
+	Seq            uint64      // position of the causing packet in the input, for ordering
 }
 
 // Handler consumes events, in packet order, from one goroutine.

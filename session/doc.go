@@ -10,8 +10,11 @@
 // What it owns, per connection (State): the two directions' decode.Framer,
 // the connection facts every event carries (event.Conn: id, version —
 // from CONNECT or inferred mid-stream —, client id, username, keep
-// alive; strings made once per connection) and whether the client sent
-// DISCONNECT. Per worker (Layer): the framer pool, the one decoded packet,
+// alive; strings made once per connection), the v5 topic aliases of each
+// direction (a PUBLISH event carries its topic with the alias resolved,
+// event.Event.Topic) and whether the client sent DISCONNECT. detect keeps
+// only detection state per connection (its counters, refs into its
+// tables, pending checks). Per worker (Layer): the framer pool, the one decoded packet,
 // and the counters of CONNECTs, packets by type and malformed packets by
 // rule. Validation (decode.Validate) runs here, after decoding, and every
 // violation is a Malformed event: for an IDS a violation is a signal, not a

@@ -40,6 +40,7 @@ type State struct {
 	// rest.
 	Info     event.Conn
 	fr       [2]*decode.Framer // 0: client → server, 1: server → client; nil without an MQTT session
+	alias    [2]Aliases        // v5 topic aliases per direction
 	discSeen bool
 }
 
@@ -173,6 +174,9 @@ func (l *Layer) mqtt(s *State, fromClient bool, flow *event.Flow, ts time.Time, 
 	l.St.ByType[p.Type&15]++
 	ev := l.newEvent(event.MQTT, s, flow, ts, seq, fromClient)
 	ev.Packet = p
+	if p.Type == decode.PUBLISH {
+		ev.Topic, ev.TopicKnown = s.alias[dirOf(fromClient)].Resolve(p)
+	}
 	l.out.Emit(ev)
 	l.cur, l.curFrom, l.curFlow, l.curTS, l.curSeq = s, fromClient, flow, ts, seq
 	decode.Validate(p, l.valFn)

@@ -6,6 +6,7 @@ import (
 
 	"mqttids/decode"
 	"mqttids/event"
+	"mqttids/session"
 )
 
 // Sim feeds synthetic events to a Handler. Its clock only moves when told.
@@ -41,11 +42,12 @@ func (s *Sim) Advance(d time.Duration) { s.Now = s.Now.Add(d) }
 
 // Client is one TCP connection of the simulation.
 type Client struct {
-	s    *Sim
-	Flow event.Flow
-	Conn event.Conn
-	pid  uint16
-	disc bool
+	s     *Sim
+	Flow  event.Flow
+	Conn  event.Conn
+	pid   uint16
+	disc  bool
+	alias [2]session.Aliases
 }
 
 // Dial opens a TCP connection from ip (a new ephemeral port each time;
@@ -90,6 +92,14 @@ func (c *Client) packet(t decode.Type, fromClient bool) *decode.Packet {
 func (c *Client) send(p *decode.Packet, fromClient bool) {
 	ev := c.s.emit(c, event.MQTT, fromClient)
 	ev.Packet = p
+	if p.Type == decode.PUBLISH {
+		// What the session layer does: v5 topic aliases resolved.
+		d := 0
+		if !fromClient {
+			d = 1
+		}
+		ev.Topic, ev.TopicKnown = c.alias[d].Resolve(p)
+	}
 	c.s.H.Handle(ev)
 }
 
