@@ -39,12 +39,12 @@ type connState struct {
 	ownsSrc           bool // this connection created its source's entry
 	clientSpoke       bool // the client has sent an MQTT packet
 	pend              [4]pendPub
-	undelivSeq        uint64       // 1 + element number of the connection's latest undeliverable timer
-	undelivRecent     [4]uint64    // 1 + element numbers of its recent checks (other topics)
-	undelivNext       uint8        // next slot of undelivRecent
-	matchH            uint64       // last topic matched against the shadow table,
-	matchGen          uint64       // at this broker generation (0: none),
-	matchOK           bool         // with this result
+	undelivSeq        uint64    // 1 + element number of the connection's latest undeliverable timer
+	undelivRecent     [4]uint64 // 1 + element numbers of its recent checks (other topics)
+	undelivNext       uint8     // next slot of undelivRecent
+	matchH            uint64    // last topic matched against the shadow table,
+	matchGen          uint64    // at this broker generation (0: none),
+	matchOK           bool      // with this result
 	pendN             uint8
 }
 
