@@ -42,6 +42,7 @@ func (d *Detector) connect(ev *event.Event, ci int32, c *connState, p *decode.Pa
 		return // a second CONNECT is a protocol violation, reported by decode
 	}
 	c.connectSeen = true
+	d.conns.promote(ci) // an MQTT session, not a bare (perhaps spoofed) SYN
 	c.version = p.ProtocolLevel
 	if p.HasPassword() {
 		h := maphash.Bytes(d.pwSeed, p.Password)

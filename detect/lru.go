@@ -1,24 +1,46 @@
 package detect
 
-// lru is a capped map from key to a dense index with least-recently-used
-// eviction; it knows nothing of what is kept per index. Indices are stable
-// until the key is removed; holders keep a ref (index, generation) and
-// re-check it with valid, since an index is reused for another key.
+// lru is a capped map from key to a dense index with segmented
+// least-recently-used eviction; it knows nothing of what is kept per
+// index. Indices are stable until the key is removed; holders keep a ref
+// (index, generation) and re-check it with valid, since an index is reused
+// for another key.
+//
+// Two segments, each its own recency list: probation, where every key
+// starts, and protected, where a key moves once it shows evidence (a
+// refusal, a protocol violation, a CONNECT on a connection: see
+// evidence in table.go). Eviction takes the least recently used key of
+// probation first and touches protected only when probation is empty; the
+// protected segment holds at most 3/4 of the cap (a key promoted beyond
+// that pushes protected's oldest back to probation). So a flood of
+// spoofed SYNs — keys with nothing against them — evicts its own kind and
+// cannot push out the state that tracks a brute-forcer.
 type lru[K comparable] struct {
 	max       int
 	idx       map[K]int32
 	keys      []K
 	links     []link
-	head      int32
-	tail      int32
+	seg       [2]segment // probation, protected
 	free      []int32
 	evictions uint64
 }
 
-// link is an index's place in the recency list and its generation.
+type segment struct {
+	head, tail int32
+	n          int
+}
+
+const (
+	probation = 0
+	protected = 1
+)
+
+// link is an index's place in its segment's recency list and its
+// generation.
 type link struct {
 	prev, next int32 // -1: list end; -2: removed
 	gen        uint32
+	seg        uint8
 }
 
 // ref is a (index, generation) reference to an entry that may be evicted.
@@ -28,7 +50,32 @@ type ref struct {
 }
 
 func newLRU[K comparable](max int) lru[K] {
-	return lru[K]{max: max, idx: make(map[K]int32), head: -1, tail: -1}
+	return lru[K]{max: max, idx: make(map[K]int32), seg: [2]segment{{-1, -1, 0}, {-1, -1, 0}}}
+}
+
+// victim is the index to evict: probation's least recently used, else
+// protected's.
+func (l *lru[K]) victim() int32 {
+	if l.seg[probation].tail >= 0 {
+		return l.seg[probation].tail
+	}
+	return l.seg[protected].tail
+}
+
+// promote moves i to the protected segment (at its front).
+func (l *lru[K]) promote(i int32) {
+	if l.links[i].seg == protected {
+		return
+	}
+	l.unlink(i)
+	l.links[i].seg = protected
+	l.pushFront(i)
+	if p := &l.seg[protected]; p.n > l.max*3/4 && p.tail >= 0 {
+		old := p.tail
+		l.unlink(old)
+		l.links[old].seg = probation
+		l.pushFront(old)
+	}
 }
 
 func (l *lru[K]) len() int { return len(l.idx) }
@@ -59,6 +106,7 @@ func (l *lru[K]) insert(k K) (i int32, grown bool) {
 		grown = true
 	}
 	l.links[i].gen++
+	l.links[i].seg = probation
 	l.idx[k] = i
 	l.pushFront(i)
 	return i, grown
@@ -83,9 +131,9 @@ func (l *lru[K]) remove(i int32) {
 	l.free = append(l.free, i)
 }
 
-// use moves i to the front (most recently used).
+// use moves i to the front of its segment (most recently used).
 func (l *lru[K]) use(i int32) {
-	if l.head != i {
+	if l.seg[l.links[i].seg].head != i {
 		l.unlink(i)
 		l.pushFront(i)
 	}
@@ -93,27 +141,31 @@ func (l *lru[K]) use(i int32) {
 
 func (l *lru[K]) unlink(i int32) {
 	ln := &l.links[i]
+	sg := &l.seg[ln.seg]
 	if ln.prev >= 0 {
 		l.links[ln.prev].next = ln.next
 	} else {
-		l.head = ln.next
+		sg.head = ln.next
 	}
 	if ln.next >= 0 {
 		l.links[ln.next].prev = ln.prev
 	} else {
-		l.tail = ln.prev
+		sg.tail = ln.prev
 	}
 	ln.prev, ln.next = -1, -1
+	sg.n--
 }
 
 func (l *lru[K]) pushFront(i int32) {
 	ln := &l.links[i]
-	ln.prev, ln.next = -1, l.head
-	if l.head >= 0 {
-		l.links[l.head].prev = i
+	sg := &l.seg[ln.seg]
+	ln.prev, ln.next = -1, sg.head
+	if sg.head >= 0 {
+		l.links[sg.head].prev = i
 	}
-	l.head = i
-	if l.tail < 0 {
-		l.tail = i
+	sg.head = i
+	if sg.tail < 0 {
+		sg.tail = i
 	}
+	sg.n++
 }

@@ -13,10 +13,10 @@ func TestLRUOrderAndRefs(t *testing.T) {
 		refs[k] = l.ref(i)
 	}
 	l.use(l.lookup("a")) // b is now the least recently used
-	if !l.full() || l.keys[l.tail] != "b" {
-		t.Fatalf("tail %q, full %v", l.keys[l.tail], l.full())
+	if !l.full() || l.keys[l.victim()] != "b" {
+		t.Fatalf("victim %q, full %v", l.keys[l.victim()], l.full())
 	}
-	l.remove(l.tail)
+	l.remove(l.victim())
 	if l.valid(refs["b"]) || l.lookup("b") >= 0 {
 		t.Fatal("removed key still valid")
 	}
@@ -29,10 +29,42 @@ func TestLRUOrderAndRefs(t *testing.T) {
 	}
 	// Order, most recent first: d, a, c.
 	var got []string
-	for j := l.head; j >= 0; j = l.links[j].next {
+	for j := l.seg[probation].head; j >= 0; j = l.links[j].next {
 		got = append(got, l.keys[j])
 	}
 	if len(got) != 3 || got[0] != "d" || got[1] != "a" || got[2] != "c" {
 		t.Fatalf("order %v", got)
+	}
+}
+
+// TestLRUProtectsEvidence: keys with evidence are evicted only when no key
+// without any is left, and protected holds at most 3/4 of the cap.
+func TestLRUProtectsEvidence(t *testing.T) {
+	l := newLRU[int](8)
+	for k := range 8 {
+		l.insert(k)
+	}
+	for _, k := range []int{0, 1, 2} { // the oldest three showed evidence
+		l.promote(l.lookup(k))
+	}
+	for k := 8; k < 100; k++ { // a flood of keys without evidence
+		l.remove(l.victim())
+		l.insert(k)
+	}
+	for _, k := range []int{0, 1, 2} {
+		if l.lookup(k) < 0 {
+			t.Errorf("key %d with evidence evicted by keys without", k)
+		}
+	}
+	for k := 100; k < 110; k++ {
+		l.promote(l.lookup(k - 1)) // everything promoted now
+		l.remove(l.victim())
+		l.insert(k)
+	}
+	if n := l.seg[protected].n; n > 6 {
+		t.Errorf("protected holds %d of 8", n)
+	}
+	if l.seg[protected].n+l.seg[probation].n != l.len() {
+		t.Errorf("segments %d+%d, %d keys", l.seg[protected].n, l.seg[probation].n, l.len())
 	}
 }

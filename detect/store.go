@@ -250,8 +250,18 @@ func (t *table[K, A]) publish(i int32, n uint32, h uint64, now int64, peer *peer
 	t.addPublish(i, n, now, peer)
 }
 
+// evidence are the counters that move a key to the protected segment of
+// its table (lru.go): something an attacker did, not just a SYN. A flood of
+// keys without any cannot evict a key with some.
+const evidence = CounterSet(1<<AuthFailures | 1<<ConnackRefusals | 1<<Malformed | 1<<Takeovers |
+	1<<Undeliverable | 1<<IdleConns | 1<<AbnormalCloses | 1<<WildcardSubs | 1<<SysSubs |
+	1<<KeepAliveHigh | 1<<UnexpectedSource)
+
 // add adds n to event counter c of entry i (already touched).
 func (t *table[K, A]) add(i int32, c Counter, n uint32) {
+	if evidence.Has(c) {
+		t.promote(i)
+	}
 	d := t.words(i, infos[c].group)
 	o := offsetOf[c]
 	for w := 0; w < int(NumWindows); w++ {

@@ -53,7 +53,7 @@ func (t *table[K, A]) get(k K, now int64) int32 {
 		return i
 	}
 	if t.full() {
-		t.evict(t.tail)
+		t.evict(t.victim())
 	}
 	i, grown := t.insert(k)
 	var z A

@@ -415,3 +415,30 @@ func TestPeerBaseline(t *testing.T) {
 		})
 	}
 }
+
+// TestEvictionFloodKeepsAttacker: spoofed SYNs from new addresses between
+// the attempts of a brute force (1.5× the source table each time) must not
+// evict the brute-forcer's source entry: its refusals protect it.
+func TestEvictionFloodKeepsAttacker(t *testing.T) {
+	const maxSrc = 10_000
+	h := newHarness(t, detect.Options{MaxSources: maxSrc, MaxConns: maxSrc}, nil, nil)
+	n := 0
+	for i := range 12 {
+		c := h.sim.Dial(attacker)
+		c.Connect(fmt.Sprintf("bf-%d", i), "admin", fmt.Sprintf("guess-%d", i), 60)
+		c.Connack(5)
+		c.Close(event.CloseFIN)
+		for range maxSrc * 3 / 2 {
+			n++
+			h.sim.Dial(fmt.Sprintf("100.%d.%d.%d", n>>16&255, n>>8&255, n&255))
+			h.sim.Advance(100 * time.Microsecond)
+		}
+	}
+	h.det.Flush(h.sim.Now)
+	if _, ok := h.firstAlert("auth-bruteforce", attacker); !ok {
+		t.Fatalf("brute force hidden by %d spoofed SYNs (evictions %d); alerts:\n%s", n, h.det.Stats().EvictionsSources, h.out.summary())
+	}
+	if ev := h.det.Stats().EvictionsSources; ev < uint64(n-maxSrc) {
+		t.Errorf("only %d source evictions for %d sources", ev, n)
+	}
+}
