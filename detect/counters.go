@@ -58,6 +58,7 @@ const (
 	OpenSessions                         // open_sessions (gauge)
 	SilentSessions                       // silent_sessions (gauge)
 	Preexisting                          // preexisting (gauge, 0 or 1)
+	Evictions                            // evictions (sensor)
 	NumCounters
 )
 
@@ -85,6 +86,11 @@ const (
 	KeyClientID
 	KeyUsername
 	KeyConnection
+	// KeySensor is the sensor itself (one key): counters of its own state,
+	// such as evictions.
+	KeySensor
+	// NumKeyKinds bounds the kinds (for arrays indexed by kind).
+	NumKeyKinds
 )
 
 func (k KeyKind) String() string {
@@ -97,13 +103,15 @@ func (k KeyKind) String() string {
 		return "username"
 	case KeyConnection:
 		return "connection"
+	case KeySensor:
+		return "sensor"
 	}
 	return "unknown"
 }
 
 // ParseKeyKind is the inverse of KeyKind.String.
 func ParseKeyKind(s string) (KeyKind, bool) {
-	for k := KeySrcIP; k <= KeyConnection; k++ {
+	for k := KeySrcIP; k < NumKeyKinds; k++ {
 		if k.String() == s {
 			return k, true
 		}
@@ -171,15 +179,16 @@ type CounterInfo struct {
 }
 
 var (
-	kSrc  = []KeyKind{KeySrcIP}
-	kSCU  = []KeyKind{KeySrcIP, KeyClientID, KeyUsername}
-	kSC   = []KeyKind{KeySrcIP, KeyClientID}
-	kSU   = []KeyKind{KeySrcIP, KeyUsername}
-	kSCN  = []KeyKind{KeySrcIP, KeyClientID, KeyConnection}
-	kSN   = []KeyKind{KeySrcIP, KeyConnection}
-	kCU   = []KeyKind{KeyClientID, KeyUsername}
-	kAll  = []KeyKind{KeySrcIP, KeyClientID, KeyUsername, KeyConnection}
-	infos = [NumCounters]CounterInfo{
+	kSrc    = []KeyKind{KeySrcIP}
+	kSCU    = []KeyKind{KeySrcIP, KeyClientID, KeyUsername}
+	kSC     = []KeyKind{KeySrcIP, KeyClientID}
+	kSU     = []KeyKind{KeySrcIP, KeyUsername}
+	kSCN    = []KeyKind{KeySrcIP, KeyClientID, KeyConnection}
+	kSN     = []KeyKind{KeySrcIP, KeyConnection}
+	kCU     = []KeyKind{KeyClientID, KeyUsername}
+	kAll    = []KeyKind{KeySrcIP, KeyClientID, KeyUsername, KeyConnection}
+	kSensor = []KeyKind{KeySensor}
+	infos   = [NumCounters]CounterInfo{
 		TCPOpens:              {"tcp_opens", "TCP connections opened to an MQTT port", kSrc, kEvent, gOpen},
 		Connects:              {"connects", "CONNECT packets sent", kSCU, kEvent, gConn},
 		UnexpectedSource:      {"unexpected_source", "connections from outside the allowed networks (only counted when allowed networks are configured)", kSrc, kEvent, gOpen},
@@ -225,6 +234,7 @@ var (
 		PeerPublishBytesP99:   {"peer_publish_bytes_p99", "99th percentile publish volume (bytes/s) of the keys of this kind on the same broker (as peer_publish_p50)", kSC, kDerived, gPub},
 		OpenSessions:          {"open_sessions", "MQTT sessions currently open: CONNECT seen, not refused, connection not closed (gauge, any window)", kSC, kDerived, gOpen},
 		SilentSessions:        {"silent_sessions", "open sessions that since CONNECT have sent nothing but PINGREQ and received nothing, for the silent timeout (default 10 s, at most 1.5x the keep-alive) or longer (gauge, any window)", kSC, kDerived, gOpen},
+		Evictions:             {"evictions", "keys evicted from a full state table (sources, client ids, user names, connections, passwords), counted each second of packet time: state churning faster than rules can judge it", kSensor, kEvent, gOpen},
 		Preexisting:           {"preexisting", "1 when the key was first seen on a connection that was already established when the capture began (its arrival was not seen), else 0", kSC, kDerived, gOpen},
 	}
 )

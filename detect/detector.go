@@ -55,7 +55,9 @@ type Detector struct {
 	users   *table[string, struct{}]
 	conns   *table[uint64, connState]
 	spray   *table[uint64, struct{}]
-	brokers map[netip.Addr]*broker // by server host: listeners of one broker share subscriptions
+	sensor  *table[struct{}, struct{}] // one entry: the sensor's own counters
+	evicted uint64                     // evictions already counted in sensor
+	brokers map[netip.Addr]*broker     // by server host: listeners of one broker share subscriptions
 	pwSeed  maphash.Seed
 
 	idleQ    fifo[connTimer]
@@ -90,6 +92,7 @@ func New(opts Options, obs Observer) *Detector {
 		pwSeed:  maphash.MakeSeed(),
 	}
 	d.conns.onEvict = d.evictConn
+	d.sensor = newTable[struct{}, struct{}](KeySensor, 1)
 	d.idleQ.max, d.pingQ.max, d.undelivQ.max = opts.MaxTimers, opts.MaxTimers, opts.MaxTimers
 	d.silentQ.max = opts.MaxTimers
 	d.undelivIdx = make(map[undelivKey]uint64)
@@ -152,6 +155,7 @@ func (d *Detector) advance(now int64) {
 	d.fireTimers(now)
 	if now/1e9 != d.lastTick {
 		d.lastTick = now / 1e9
+		d.countEvictions(now)
 		d.snapshot()
 		if d.obs != nil {
 			d.obs.Tick(time.Unix(0, now))
@@ -227,4 +231,18 @@ func (d *Detector) fireTimers(now int64) {
 		d.conns.touch(x.conn.i, x.at)
 		d.undeliverable(x.conn.i, c, x.h, x.n, x.at, nil)
 	}
+}
+
+// countEvictions adds the evictions since the last second to the sensor's
+// own key, so a rule can say that state is churning.
+func (d *Detector) countEvictions(now int64) {
+	total := d.srcs.evictions + d.clients.evictions + d.users.evictions + d.conns.evictions + d.spray.evictions
+	n := total - d.evicted
+	if n == 0 {
+		return
+	}
+	d.evicted = total
+	i := d.sensor.get(struct{}{}, now)
+	d.sensor.add(i, Evictions, uint32(min(n, 1<<31)))
+	d.observeSensor(Set(Evictions), now)
 }

@@ -26,6 +26,8 @@ func (k Key) Value() string {
 		return k.Addr.String()
 	case KeyConnection:
 		return k.Flow.Client.String() + "-" + k.Flow.Server.String()
+	case KeySensor:
+		return "sensor"
 	}
 	return k.Name
 }
@@ -217,6 +219,8 @@ func (o *Observation) FirstSeen(w Window) time.Time {
 		t = o.d.users.firstSeen(o.idx, w)
 	case KeyConnection:
 		t = o.d.conns.firstSeen(o.idx, w)
+	case KeySensor:
+		t = o.d.sensor.firstSeen(o.idx, w)
 	}
 	return time.Unix(0, t).UTC()
 }
@@ -281,6 +285,18 @@ func (d *Detector) observeConn(i int32, changed CounterSet, ev *event.Event, c *
 	o.ent, o.slabs = &d.conns.ents[i], &d.conns.slabs
 	o.pubs = &d.conns.pubs
 	d.emitEv(o, ev)
+}
+
+// observeSensor reports the sensor's own key (no connection).
+func (d *Detector) observeSensor(changed CounterSet, now int64) {
+	if d.obs == nil || d.obs.Wants(KeySensor)&changed == 0 {
+		return
+	}
+	var none connState
+	o := d.fill(KeySensor, 0, changed, &none, now)
+	o.ent, o.slabs = &d.sensor.ents[0], &d.sensor.slabs
+	o.pubs = &d.sensor.pubs
+	d.emitEv(o, nil)
 }
 
 func (d *Detector) observeTimer(kind KeyKind, i int32, changed CounterSet, c *connState, now int64) {

@@ -441,4 +441,16 @@ func TestEvictionFloodKeepsAttacker(t *testing.T) {
 	if ev := h.det.Stats().EvictionsSources; ev < uint64(n-maxSrc) {
 		t.Errorf("only %d source evictions for %d sources", ev, n)
 	}
+	pressure := 0
+	for _, a := range h.out.alerts {
+		if a.Detection.Rule == "state-eviction-pressure" {
+			pressure++
+			if a.SrcIP != "" || a.Alert.Category != "resource-abuse" {
+				t.Errorf("pressure alert names %q as source, category %s", a.SrcIP, a.Alert.Category)
+			}
+		}
+	}
+	if pressure != 1 {
+		t.Errorf("%d state-eviction-pressure alerts, want 1 (suppressed after the first)", pressure)
+	}
 }

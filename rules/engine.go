@@ -55,9 +55,9 @@ type suppKey struct {
 
 // compiledSet is a Ruleset indexed for Observe: enabled rules by key kind.
 type compiledSet struct {
-	byKey [detect.KeyConnection + 1][]*Rule
-	masks [detect.KeyConnection + 1][]detect.CounterSet // byKey's masks, contiguous for the scan
-	wants [detect.KeyConnection + 1]detect.CounterSet
+	byKey [detect.NumKeyKinds][]*Rule
+	masks [detect.NumKeyKinds][]detect.CounterSet // byKey's masks, contiguous for the scan
+	wants [detect.NumKeyKinds]detect.CounterSet
 }
 
 // Engine evaluates rules over the detector's observations and emits alerts.

@@ -50,6 +50,7 @@ type Env struct {
 	OpenSessions          float64 `expr:"open_sessions"`
 	SilentSessions        float64 `expr:"silent_sessions"`
 	Preexisting           float64 `expr:"preexisting"`
+	Evictions             float64 `expr:"evictions"`
 
 	Threshold     float64 `expr:"threshold"`        // the rule's threshold
 	WindowS       float64 `expr:"window_s"`         // the rule's window in seconds

@@ -268,7 +268,7 @@ func compile(raw *rawRule) (*Rule, []error) {
 	if s, f, ok := str("key"); ok {
 		k, known := detect.ParseKeyKind(s)
 		if !known {
-			bad(f, "unknown key %q (src_ip, client_id, username or connection)", s)
+			bad(f, "unknown key %q (src_ip, client_id, username, connection or sensor)", s)
 		}
 		r.Key = k
 	} else {
