@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,10 @@ type Options struct {
 	Blocker Blocker        // nil: no blocking, action stays "allowed"
 	// MaxSuppressed bounds the suppression table (default 100,000 keys).
 	MaxSuppressed int
+	// OnEvalError, if set, is called the first time a rule's condition
+	// fails at run time (on the Observe goroutine); later failures of the
+	// same rule are only counted (EngineStats.EvalErrorsByRule).
+	OnEvalError func(rule string, err error)
 }
 
 // Blocker is the dynamic block list as the engine uses it (block.List).
@@ -44,7 +49,10 @@ type EngineStats struct {
 	Blocked      uint64 // alerts whose block entry the Blocker accepted
 	Evaluations  uint64 // conditions run (after the gate)
 	EvalErrors   uint64
-	SuppressFull uint64 // suppression entries not recorded: table full
+	// EvalErrorsByRule: run-time condition failures per rule id (a failing
+	// condition counts as false, so the rule does not fire).
+	EvalErrorsByRule map[string]uint64
+	SuppressFull     uint64 // suppression entries not recorded: table full
 }
 
 type suppKey struct {
@@ -81,6 +89,10 @@ type Engine struct {
 	evals atomic.Uint64
 	errs  atomic.Uint64
 	full  atomic.Uint64
+
+	onErr   func(string, error)
+	errMu   sync.Mutex
+	errRule map[string]uint64
 }
 
 var _ detect.Observer = (*Engine)(nil)
@@ -101,7 +113,7 @@ func NewEngine(opts Options) (*Engine, error) {
 		opts.MaxSuppressed = 100_000
 	}
 	e := &Engine{emitter: opts.Emitter, blocker: opts.Blocker, maxSupp: opts.MaxSuppressed,
-		supp: make(map[suppKey]int64)}
+		supp: make(map[suppKey]int64), onErr: opts.OnEvalError, errRule: make(map[string]uint64)}
 	if err := bindEnv(&e.env, &e.envF); err != nil {
 		return nil, err
 	}
@@ -147,6 +159,14 @@ func (e *Engine) Stats() EngineStats {
 		Evaluations: e.evals.Load(), EvalErrors: e.errs.Load(), SuppressFull: e.full.Load(),
 		ByCategory: make(map[string]uint64),
 	}
+	e.errMu.Lock()
+	if len(e.errRule) > 0 {
+		s.EvalErrorsByRule = make(map[string]uint64, len(e.errRule))
+		for k, v := range e.errRule {
+			s.EvalErrorsByRule[k] = v
+		}
+	}
+	e.errMu.Unlock()
 	for i, c := range categories {
 		if n := e.byCat[i].Load(); n > 0 {
 			s.ByCategory[c] = n
@@ -227,6 +247,13 @@ func (e *Engine) condition(o *detect.Observation, r *Rule) bool {
 	out, err := e.vm.Run(r.prog, &e.env)
 	if err != nil {
 		e.errs.Add(1)
+		e.errMu.Lock()
+		e.errRule[r.ID]++
+		first := e.errRule[r.ID] == 1
+		e.errMu.Unlock()
+		if first && e.onErr != nil {
+			e.onErr(r.ID, err)
+		}
 		return false
 	}
 	ok, _ := out.(bool)

@@ -491,8 +491,23 @@ func inNetwork(params ...any) (any, error) {
 }
 
 // compileCondition compiles s against Env (once, at load) and lists the
-// counters it names, in order of appearance, and every name it uses.
+// counters it names, in order of appearance, and every name it uses. It
+// rejects conditions that could never (or always) fire for a reason the
+// author did not mean: a bad literal network, an unguarded division, a
+// run-time failure on zero or unit counters.
 func compileCondition(s string) (prog *vm.Program, counters []detect.Counter, tree ast.Node, names []string, err error) {
+	prog, counters, tree, names, err = compileExpr(s)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := lintCondition(prog, tree); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return prog, counters, tree, names, nil
+}
+
+// compileExpr parses and compiles s against Env.
+func compileExpr(s string) (prog *vm.Program, counters []detect.Counter, tree ast.Node, names []string, err error) {
 	t, err := parser.Parse(s)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -511,10 +526,15 @@ func compileCondition(s string) (prog *vm.Program, counters []detect.Counter, tr
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	return prog, counters, t.Node, v.names, nil
+}
+
+// lintCondition finds what compiles but cannot work.
+func lintCondition(prog *vm.Program, root ast.Node) error {
 	// A literal network that does not parse is a load error, not a
 	// run-time one.
 	var bad error
-	ast.Walk(&t.Node, visitFunc(func(n *ast.Node) {
+	ast.Walk(&root, visitFunc(func(n *ast.Node) {
 		if c, ok := (*n).(*ast.CallNode); ok {
 			if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == "in_network" && len(c.Arguments) == 2 {
 				if sn, ok := c.Arguments[1].(*ast.StringNode); ok {
@@ -526,9 +546,90 @@ func compileCondition(s string) (prog *vm.Program, counters []detect.Counter, tr
 		}
 	}))
 	if bad != nil {
-		return nil, nil, nil, nil, bad
+		return bad
 	}
-	return prog, counters, t.Node, v.names, nil
+	if err := divisionGuard(root); err != nil {
+		return err
+	}
+	// Type checks pass conditions that still fail at run time (an int
+	// modulo by a zero counter, expr's int-typed max of an int and a
+	// float); every counter is 0 before traffic, so run it once on zeros
+	// and once on ones: a condition that errors would never fire.
+	var probe vm.VM
+	zero, ones := &Env{}, &Env{}
+	var f [detect.NumCounters]*float64
+	if err := bindEnv(ones, &f); err == nil {
+		for _, p := range f {
+			*p = 1
+		}
+	}
+	ones.Threshold, ones.WindowS, ones.ClientID, ones.Username, ones.SrcIP = 1, 30, "c", "u", "192.0.2.1"
+	for _, env := range []*Env{zero, ones} {
+		if _, err := probe.Run(prog, env); err != nil {
+			return fmt.Errorf("fails at run time (it would never fire): %w", err)
+		}
+	}
+	return nil
+}
+
+// divisionGuard rejects a division (or modulo) by an expression of
+// counters that is not guarded by max(..., positive literal): counters are
+// 0 at first and often after, x/0 is +Inf or NaN, and a comparison with it
+// fires on nothing or on everything.
+func divisionGuard(root ast.Node) error {
+	var err error
+	ast.Walk(&root, visitFunc(func(n *ast.Node) {
+		b, ok := (*n).(*ast.BinaryNode)
+		if !ok || (b.Operator != "/" && b.Operator != "%") || err != nil {
+			return
+		}
+		if guarded(b.Right) || !namesCounter(b.Right) {
+			return
+		}
+		d := b.Right.String()
+		err = fmt.Errorf("division by %s, which can be 0 (the result is then Inf or NaN): write max(%s, 1)", d, d)
+	}))
+	return err
+}
+
+// guarded: max(..., N) with a literal N > 0 among its arguments.
+func guarded(n ast.Node) bool {
+	var args []ast.Node
+	switch c := n.(type) {
+	case *ast.BuiltinNode:
+		if c.Name == "max" {
+			args = c.Arguments
+		}
+	case *ast.CallNode:
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == "max" {
+			args = c.Arguments
+		}
+	}
+	for _, a := range args {
+		switch l := a.(type) {
+		case *ast.IntegerNode:
+			if l.Value > 0 {
+				return true
+			}
+		case *ast.FloatNode:
+			if l.Value > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func namesCounter(n ast.Node) bool {
+	found := false
+	ast.Walk(&n, visitFunc(func(x *ast.Node) {
+		if id, ok := (*x).(*ast.IdentifierNode); ok {
+			if _, ok := detect.ParseCounter(id.Value); ok {
+				found = true
+			}
+		}
+	}))
+	return found
 }
 
 type visitFunc func(*ast.Node)

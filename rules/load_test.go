@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"mqttids/detect"
+	"mqttids/detect/detecttest"
 	"mqttids/rules"
 )
 
@@ -406,5 +407,54 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "threshold: 120") || !strings.Contains(string(b), "enabled: false") {
 		t.Errorf("overrides not in the merged set:\n%s", b)
+	}
+}
+
+// TestConditionLint: conditions that compile but could never work are load
+// errors; one that still fails at run time is counted per rule and
+// reported once.
+func TestConditionLint(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ cond, want string }{
+		{"publishes / connects > 3", "division by connects, which can be 0"},
+		{"publishes / (connects - auth_failures) > 3", "write max(connects - auth_failures, 1)"},
+		{"int(publishes) % int(connects) == 0", "division by int(connects)"},
+		{"max(0, 3.0) == 3", "fails at run time"},
+	} {
+		f := filepath.Join(dir, "c.yaml")
+		writeFile(t, f, fmt.Sprintf("rules:\n  - {id: x, sid: 2500001, category: topic-scan, key: src_ip, window: 30s, condition: '%s'}\n", tc.cond))
+		if err := rules.Check([]string{f}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.cond, err, tc.want)
+		}
+	}
+	f := filepath.Join(dir, "ok.yaml")
+	writeFile(t, f, "rules:\n  - {id: ok, sid: 2500002, category: topic-scan, key: src_ip, window: 30s, condition: 'publish_bytes / max(publishes, 1) > 100'}\n")
+	if err := rules.Check([]string{f}); err != nil {
+		t.Errorf("guarded division rejected: %v", err)
+	}
+
+	// Passes the load-time probes (client ids "" and "c") and fails on a
+	// two-letter client id.
+	writeFile(t, f, "rules:\n  - {id: late-failure, sid: 2500003, category: publish-flood, key: src_ip, window: 30s, condition: \"publishes >= 1 && len(client_id) == 2 && split(client_id, '-')[1] == 'x'\"}\n")
+	rs, err := rules.Load([]string{f}, rules.LoadOptions{NoBuiltin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	out := &collect{}
+	eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: out, OnEvalError: func(rule string, err error) {
+		logged = append(logged, rule+": "+err.Error())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := detecttest.New(detect.New(detect.Options{}, eng))
+	c := s.Session("10.0.2.1", "ab", "", "")
+	for range 10 {
+		c.Publish("a/b", 1, 0)
+	}
+	st := eng.Stats()
+	if len(logged) != 1 || st.EvalErrorsByRule["late-failure"] < 5 || st.EvalErrors != st.EvalErrorsByRule["late-failure"] {
+		t.Errorf("logged %q, stats %+v", logged, st)
 	}
 }

@@ -171,7 +171,10 @@ func New(opts Options) (s *Sensor, err error) {
 		return nil, err
 	}
 	undo = append(undo, func() { _ = bl.Close() })
-	eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: counter, Blocker: bl})
+	eng, err := rules.NewEngine(rules.Options{Ruleset: rs, Emitter: counter, Blocker: bl,
+		OnEvalError: func(rule string, err error) {
+			log.Warn("rule condition failed at run time; it counts as false (later failures are only counted)", "rule", rule, "err", err)
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +328,7 @@ func (s *Sensor) Stats(elapsed time.Duration) Stats {
 	if s.eng != nil {
 		e := s.eng.Stats()
 		st.Alerts, st.AlertsByCategory = e.Alerts, e.ByCategory
-		st.Rules = &RuleStats{Evaluations: e.Evaluations, EvalErrors: e.EvalErrors,
+		st.Rules = &RuleStats{Evaluations: e.Evaluations, EvalErrors: e.EvalErrors, EvalErrorsByRule: e.EvalErrorsByRule,
 			Suppressed: e.Suppressed, SuppressFull: e.SuppressFull, Blocked: e.Blocked}
 	}
 	if s.extra != nil {

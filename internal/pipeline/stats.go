@@ -56,11 +56,13 @@ type Stats struct {
 
 // RuleStats are the rules engine's totals.
 type RuleStats struct {
-	Evaluations  uint64 `json:"evaluations"`   // conditions run
-	EvalErrors   uint64 `json:"eval_errors"`   // conditions that failed at run time (counted false)
-	Suppressed   uint64 `json:"suppressed"`    // firings not emitted: the key was suppressed
-	SuppressFull uint64 `json:"suppress_full"` // suppressions not recorded: table full
-	Blocked      uint64 `json:"blocked"`       // alerts whose block entry was accepted
+	Evaluations uint64 `json:"evaluations"` // conditions run
+	EvalErrors  uint64 `json:"eval_errors"` // conditions that failed at run time (counted false)
+	// EvalErrorsByRule: the same per rule id.
+	EvalErrorsByRule map[string]uint64 `json:"eval_errors_by_rule,omitempty"`
+	Suppressed       uint64            `json:"suppressed"`    // firings not emitted: the key was suppressed
+	SuppressFull     uint64            `json:"suppress_full"` // suppressions not recorded: table full
+	Blocked          uint64            `json:"blocked"`       // alerts whose block entry was accepted
 }
 
 // KernelStats are the live capture's in-kernel counters.
