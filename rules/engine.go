@@ -43,12 +43,12 @@ type Blocker interface {
 
 // EngineStats are the engine's totals.
 type EngineStats struct {
-	Alerts       uint64
-	ByCategory   map[string]uint64
-	Suppressed   uint64 // firings not emitted because the key was suppressed
-	Blocked      uint64 // alerts whose block entry the Blocker accepted
-	Evaluations  uint64 // conditions run (after the gate)
-	EvalErrors   uint64
+	Alerts      uint64
+	ByCategory  map[string]uint64
+	Suppressed  uint64 // firings not emitted because the key was suppressed
+	Blocked     uint64 // alerts whose block entry the Blocker accepted
+	Evaluations uint64 // conditions run (after the gate)
+	EvalErrors  uint64
 	// EvalErrorsByRule: run-time condition failures per rule id (a failing
 	// condition counts as false, so the rule does not fire).
 	EvalErrorsByRule map[string]uint64
