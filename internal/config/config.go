@@ -58,6 +58,10 @@ type CaptureConfig struct {
 type DetectConfig struct {
 	AllowedNetworks []string `yaml:"allowed_networks" help:"client networks expected to connect (CIDR, repeatable); others raise unexpected-source (empty: off)"`
 	MaxSources      int      `yaml:"max_sources" help:"most source addresses tracked; least recently seen evicted beyond it (0: default)"`
+	// SilentTimeout: how long an open session may say nothing since CONNECT
+	// before it counts in silent_sessions (never more than 1.5x its
+	// keep-alive).
+	SilentTimeout time.Duration `yaml:"silent_timeout" help:"a session that sends nothing but PINGREQ and receives nothing this long after CONNECT counts as silent (at most 1.5x its keep-alive; 0: default 10s)"`
 }
 
 // OutputConfig tunes the sinks.

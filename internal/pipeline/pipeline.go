@@ -182,6 +182,7 @@ func New(opts Options) (s *Sensor, err error) {
 		AllowedNetworks: allowed,
 		TLSPorts:        cfg.Capture.TLSPorts,
 		MaxSources:      cfg.Detect.MaxSources,
+		SilentTimeout:   cfg.Detect.SilentTimeout,
 	}, eng)
 	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, live: opts.Live,
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
