@@ -11,7 +11,7 @@ import (
 // numeric zone without colon, e.g. 2026-11-22T10:15:03.123456+0000.
 const TimeFormat = eve.TimeLayout
 
-// Alert is one alert as in docs/contract.md (a Suricata EVE superset).
+// Alert is one alert as in docs/alerts.md (a Suricata EVE superset).
 // Optional parts are pointers or omitempty so that absent means absent.
 type Alert struct {
 	Timestamp time.Time  `json:"-"`          // marshalled as "timestamp" in TimeFormat, UTC

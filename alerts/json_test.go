@@ -26,7 +26,7 @@ func mustTime(t testing.TB, s string) time.Time {
 	return ts
 }
 
-// contractAlert is the example alert of docs/contract.md.
+// contractAlert is the example alert of docs/alerts.md.
 func contractAlert(t testing.TB) *Alert {
 	return &Alert{
 		Timestamp: mustTime(t, "2026-11-22T10:15:03.123456+0000"),

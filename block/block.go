@@ -9,9 +9,8 @@ const (
 	TargetUsername = "username"
 )
 
-// Event is one change of the dynamic block list (docs/contract.md, "Block
-// list events"). Package alerts writes it as a JSON line
-// (alerts.AppendBlockEvent).
+// Event is one change of the dynamic block list (docs/alerts.md, "Block
+// event"). Package alerts writes it as a JSON line (alerts.AppendBlockEvent).
 type Event struct {
 	Timestamp time.Time // packet time of the change
 	EventType string    // always "block"

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Categories is the contract's category list (docs/contract.md).
+// Categories is the category list (docs/alerts.md).
 var Categories = []string{
 	"auth-bruteforce", "connect-storm", "clientid-takeover", "topic-scan",
 	"undeliverable-publish", "idle-connection", "publish-flood", "malformed-packet",
