@@ -109,7 +109,8 @@ func (t *table[K, A]) pubOf(i int32) *pubState {
 func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 	created := t.ents[i].created
 	ps := t.pubOf(i)
-	if rb := now / rateBucket; rb != ps.rateSec {
+	if now >= (ps.rateSec+1)*rateBucket || now < ps.rateSec*rateBucket { // a new second (no division otherwise)
+		rb := now / rateBucket
 		ps.ratePeak, ps.rbPeak = max(ps.ratePeak, ps.rateCur), max(ps.rbPeak, ps.rbCur)
 		if rb == ps.rateSec+1 {
 			ps.ratePrev, ps.rbPrev = ps.rateCur, ps.rbCur
@@ -122,11 +123,11 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 	if v := ps.rbCur + n; v >= n {
 		ps.rbCur = v
 	}
-	b := now / baseBucket
 	if ps.baseEpoch == 0 {
-		ps.baseEpoch = b
+		ps.baseEpoch = now / baseBucket
 	}
-	if b > ps.baseEpoch {
+	if now >= (ps.baseEpoch+1)*baseBucket {
+		b := now / baseBucket
 		// The bucket the key appeared in is partial: it does not count.
 		if ps.baseEpoch != created/baseBucket {
 			pubs, byts := float32(ps.pubCur), float32(ps.byteCur)
@@ -151,7 +152,6 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 				// cannot raise its own bar.
 				peer.add(ps.ratePeak, ps.rbPeak, now)
 			}
-
 		}
 		ps.baseEpoch, ps.pubCur, ps.byteCur = b, 0, 0
 		ps.ratePeak, ps.rbPeak = 0, 0
@@ -162,8 +162,10 @@ func (t *table[K, A]) addPublish(i int32, n uint32, now int64, peer *peerDist) {
 	}
 }
 
+// roll starts bucket number b of window w for e.
 func (t *table[K, A]) roll(e *entry, w Window, b int64) {
-	adjacent := b == e.epoch[w]+1
+	wd := int64(windowDur[w])
+	adjacent := b*wd == e.start[w]+wd
 	for g := range e.grp {
 		if e.grp[g] == 0 {
 			continue
@@ -199,7 +201,7 @@ func (t *table[K, A]) roll(e *entry, w Window, b int64) {
 		e.first[w][1] = 0
 	}
 	e.first[w][0] = 0
-	e.epoch[w] = b
+	e.start[w] = b * wd
 }
 
 func ewma(base, x float32) float32 {
@@ -306,7 +308,7 @@ func storedValue(e *entry, slabs *[numGroups]slab, c Counter, w Window, now int6
 		return float64(d[o]) + float64(d[o+1])
 	}
 	wd := int64(windowDur[w])
-	frac := float64(now-e.epoch[w]*wd) / float64(wd)
+	frac := float64(now-e.start[w]) / float64(wd)
 	frac = min(max(frac, 0), 1)
 	return math.Round(float64(d[o]) + float64(d[o+1])*(1-frac))
 }

@@ -12,7 +12,7 @@ var entrySize = unsafe.Sizeof(entry{})
 type entry struct {
 	open     int32                // open connections (src_ip)
 	grp      [numGroups]int32     // slab slot + 1; 0 = not allocated
-	epoch    [NumWindows]int64    // bucket number of the current bucket
+	start    [NumWindows]int64    // packet time the current bucket began (a multiple of the window)
 	first    [NumWindows][2]int64 // first activity in the current / previous bucket
 	created  int64                // packet time the key was first seen
 	last     int64                // packet time of the last activity
@@ -65,8 +65,9 @@ func (t *table[K, A]) get(k K, now int64) int32 {
 	}
 	e := &t.ents[i]
 	*e = entry{created: now, last: now}
-	for w := range e.epoch {
-		e.epoch[w] = now / int64(windowDur[w])
+	for w := range e.start {
+		wd := int64(windowDur[w])
+		e.start[w] = now / wd * wd
 	}
 	e.mark(now)
 	return i
@@ -105,10 +106,11 @@ func (t *table[K, A]) touch(i int32, now int64) {
 	if now > e.last {
 		e.last = now
 	}
+	// A comparison per window, a division only when a bucket ends (the
+	// common path of a PUBLISH touches two or three tables).
 	for w := Window(0); w < NumWindows; w++ {
-		b := now / int64(windowDur[w])
-		if b > e.epoch[w] {
-			t.roll(e, w, b)
+		if wd := int64(windowDur[w]); now >= e.start[w]+wd {
+			t.roll(e, w, now/wd)
 		}
 	}
 	if e.first[0][0] == 0 {
