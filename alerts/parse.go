@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mqttids/alerts/spool"
+	"mqttids/internal/redact"
 )
 
 // SinkOptions are the defaults a --alerts SINK string is parsed against
@@ -74,7 +75,7 @@ func ParseSink(spec string, opts SinkOptions) (Sink, error) {
 func ParseKafkaURL(spec string, base KafkaOptions) (KafkaOptions, error) {
 	o := base
 	fail := func(errs []error) (KafkaOptions, error) {
-		return KafkaOptions{}, fmt.Errorf("alert sink %q: %w", redactURL(spec), errors.Join(errs...))
+		return KafkaOptions{}, fmt.Errorf("alert sink %q: %w", redact.URL(spec), errors.Join(errs...))
 	}
 	u, err := url.Parse(spec)
 	if err != nil {
@@ -167,6 +168,10 @@ func ParseKafkaURL(spec string, base KafkaOptions) (KafkaOptions, error) {
 		case "password", "sasl_password":
 			perr = errors.New("passwords are not accepted in the URL; use the configuration file")
 		default:
+			if redact.Sensitive(k) {
+				perr = errors.New("secrets are not accepted in the URL; use the configuration file")
+				break
+			}
 			perr = errors.New("unknown option")
 		}
 		if perr != nil {
@@ -223,26 +228,6 @@ func kafkaTLS(base *tls.Config, ca, cert, key, name string, skip bool) (*tls.Con
 		cfg.Certificates = []tls.Certificate{kp}
 	}
 	return cfg, nil
-}
-
-// redactURL drops userinfo and password options so an error never echoes
-// a password.
-func redactURL(spec string) string {
-	u, err := url.Parse(spec)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	q := u.Query()
-	for _, k := range []string{"password", "sasl_password"} {
-		if q.Has(k) {
-			q.Set(k, "REDACTED")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // spoolName is a folder name for one sink's spool, stable across restarts.

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"mqttids/internal/defaults"
+	"mqttids/internal/redact"
 )
 
 // Config is every setting of mqttids. The yaml tag is the config key, the
@@ -175,7 +176,7 @@ func (c *Config) Validate() error {
 	}
 	for _, s := range c.Alerts {
 		if s != "-" && !strings.HasPrefix(s, "file:") && !strings.HasPrefix(s, "kafka://") {
-			errs = append(errs, fmt.Errorf("alerts: %q is not -, file:PATH or kafka://HOST:PORT/TOPIC", s))
+			errs = append(errs, fmt.Errorf("alerts: %q is not -, file:PATH or kafka://HOST:PORT/TOPIC", redact.URL(s)))
 		}
 	}
 	for _, n := range c.Detect.AllowedNetworks {

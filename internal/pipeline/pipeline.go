@@ -22,6 +22,7 @@ import (
 	"mqttids/detect"
 	"mqttids/event"
 	"mqttids/internal/config"
+	"mqttids/internal/redact"
 	"mqttids/rules"
 )
 
@@ -124,7 +125,7 @@ func New(opts Options) (s *Sensor, err error) {
 	for _, spec := range cfg.Alerts {
 		sk, err := alerts.ParseSink(spec, sinkOpts)
 		if err != nil {
-			return nil, fmt.Errorf("alerts %s: %w", spec, err)
+			return nil, fmt.Errorf("alerts %s: %w", redact.URL(spec), err)
 		}
 		sinks = append(sinks, sk)
 		undo = append(undo, func() { ctx, cancel := closeCtx(); defer cancel(); _ = sk.Close(ctx) })
