@@ -273,12 +273,29 @@ func (w *worker) report(err error) {
 	}
 }
 
+// Aborter is a sink that can stop delivering and keep what it is given for
+// later (the Kafka sink's spool) at once: at the close deadline the
+// dispatcher aborts it so the queue empties into the spool instead of
+// being lost.
+type Aborter interface {
+	Abort()
+}
+
 func (w *worker) close(ctx context.Context) error {
 	close(w.done)
+	soon, cancel := closeReserve(ctx)
+	defer cancel()
 	select {
 	case <-w.exited:
-	case <-ctx.Done():
-		// The worker is stuck in a sink; close the sink under it.
+	case <-soon.Done():
+		if a, ok := w.sink.(Aborter); ok {
+			a.Abort()
+			select {
+			case <-w.exited:
+			case <-ctx.Done():
+			}
+		}
+		// Otherwise the worker is stuck in a sink; close the sink under it.
 	}
 	if err := w.sink.Close(ctx); err != nil {
 		return fmt.Errorf("close sink %s: %w", w.sink.Name(), err)

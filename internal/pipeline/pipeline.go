@@ -62,9 +62,11 @@ type Sensor struct {
 	disp    *alerts.Dispatcher
 	bl      *block.List
 	counter *countingEmitter
-	extra   func(st *Stats)
-	live    bool
-	events  uint64
+	// enforcers are closed by bl; kept to report what they spooled.
+	enforcers []block.Enforcer
+	extra     func(st *Stats)
+	live      bool
+	events    uint64
 	// lag is packet timestamp → event handed to detection, sampled one
 	// event in lagSample (live only).
 	lag prometheus.Histogram
@@ -181,7 +183,7 @@ func New(opts Options) (s *Sensor, err error) {
 		TLSPorts:        cfg.Capture.TLSPorts,
 		MaxSources:      cfg.Detect.MaxSources,
 	}, eng)
-	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, live: opts.Live,
+	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, enforcers: enforcers, live: opts.Live,
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mqttids_detection_lag_seconds",
 			Help:    "Time from a packet's capture timestamp to its event reaching detection (live capture, one event in 256 sampled).",
@@ -242,8 +244,14 @@ func (s *Sensor) Reload() error {
 // BytesRead is the frame bytes read so far (for progress).
 func (s *Sensor) BytesRead() int64 { return int64(s.cap.Stats().Bytes) }
 
-// Close flushes every stage in order and closes the sinks; it reports an
-// error when an alert could be neither delivered nor spooled.
+// CloseTimeout bounds Close: the alert sinks and the block enforcers are
+// closed side by side within it; what a Kafka sink or the block topic has
+// not delivered by then stays in its spool for the next run.
+const CloseTimeout = 15 * time.Second
+
+// Close flushes every stage in order and closes the sinks and enforcers
+// within CloseTimeout; it reports an error when an alert could be neither
+// delivered nor spooled, and logs how many were left in a spool.
 func (s *Sensor) Close() error {
 	s.closeOnce.Do(func() {
 		s.cap.Flush()
@@ -251,18 +259,37 @@ func (s *Sensor) Close() error {
 		if !last.IsZero() {
 			s.det.Flush(last)
 		}
-		var errs []error
-		if err := s.bl.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close block list: %w", err))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
 		defer cancel()
+		var blErr error
+		blDone := make(chan struct{})
+		go func() {
+			defer close(blDone)
+			blErr = s.bl.Close()
+		}()
+		var errs []error
 		if err := s.disp.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close sinks: %w", err))
 		}
+		<-blDone
+		if blErr != nil {
+			errs = append(errs, fmt.Errorf("close block list: %w", blErr))
+		}
 		for _, st := range s.disp.Stats() {
+			if st.Pending > 0 {
+				s.log.Warn("alerts not delivered by the close deadline are kept in the spool for the next run",
+					"sink", st.Sink, "spooled", st.Pending, "deadline", CloseTimeout)
+			}
 			if st.Failed > 0 || st.Dropped > 0 {
 				errs = append(errs, fmt.Errorf("sink %s: %d alerts neither delivered nor spooled, %d dropped", st.Sink, st.Failed, st.Dropped))
+			}
+		}
+		for _, e := range s.enforcers {
+			if k, ok := e.(*alerts.KafkaBlockEnforcer); ok {
+				if st := k.Stats(); st.Pending > 0 {
+					s.log.Warn("block changes not delivered by the close deadline are kept in the spool for the next run",
+						"enforcer", k.Name(), "spooled", st.Pending, "deadline", CloseTimeout)
+				}
 			}
 		}
 		s.closeErr = errors.Join(errs...)
@@ -391,6 +418,7 @@ func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]block.Enforc
 		if err != nil {
 			return fail(fmt.Errorf("block.kafka: %w", err))
 		}
+		e.CloseTimeout = CloseTimeout
 		out = append(out, e)
 	}
 	if b.File != "" || b.NftFile != "" {
