@@ -38,6 +38,14 @@ type Config struct {
 	Detect  DetectConfig  `yaml:"detect"`
 	Output  OutputConfig  `yaml:"output"`
 	Block   BlockConfig   `yaml:"block"`
+	Health  HealthConfig  `yaml:"health"`
+}
+
+// HealthConfig says when /healthz fails besides a sink failing alerts.
+// Zero means the default of internal/defaults.
+type HealthConfig struct {
+	SinkStall    time.Duration `yaml:"sink_stall" help:"/healthz fails while an alert sink has had work (queued or spooled) for this long without delivering anything (0: default 30s, a batch's worst legitimate time)" verbs:"run"`
+	CaptureStall time.Duration `yaml:"capture_stall" help:"/healthz fails while the kernel has delivered frames to the capture sockets for this long and none was read (0: default 30s)" verbs:"run"`
 }
 
 // CaptureConfig bounds the capture stage. For the port lists nil and empty
@@ -98,6 +106,7 @@ func Default() Config {
 		LogFormat: "text",
 		LogLevel:  "info",
 		Capture:   CaptureConfig{TLSPorts: defaults.TLSPorts(), WebSocketPorts: defaults.WebSocketPorts()},
+		Health:    HealthConfig{SinkStall: defaults.HealthSinkStall, CaptureStall: defaults.HealthCaptureStall},
 	}
 }
 
@@ -173,6 +182,12 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.Health.SinkStall < 0 {
+		errs = append(errs, fmt.Errorf("health.sink_stall: %v is negative", c.Health.SinkStall))
+	}
+	if c.Health.CaptureStall < 0 {
+		errs = append(errs, fmt.Errorf("health.capture_stall: %v is negative", c.Health.CaptureStall))
 	}
 	for _, s := range c.Alerts {
 		if s != "-" && !strings.HasPrefix(s, "file:") && !strings.HasPrefix(s, "kafka://") {

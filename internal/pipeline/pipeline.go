@@ -22,6 +22,7 @@ import (
 	"mqttids/detect"
 	"mqttids/event"
 	"mqttids/internal/config"
+	"mqttids/internal/defaults"
 	"mqttids/internal/redact"
 	"mqttids/rules"
 )
@@ -65,14 +66,16 @@ type Sensor struct {
 	// enforcers are closed by bl; kept to report what they spooled.
 	enforcers []block.Enforcer
 	extra     func(st *Stats)
+	health    captureProgress
 	live      bool
 	events    uint64
 	// lag is packet timestamp → event handed to detection, sampled one
 	// event in lagSample (live only).
 	lag prometheus.Histogram
 
-	closeOnce sync.Once
-	closeErr  error
+	closeTimeout time.Duration // CloseTimeout; tests shorten it
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // CaptureOptions maps the configuration onto the capture stage of one
@@ -183,7 +186,7 @@ func New(opts Options) (s *Sensor, err error) {
 		TLSPorts:        cfg.Capture.TLSPorts,
 		MaxSources:      cfg.Detect.MaxSources,
 	}, eng)
-	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, enforcers: enforcers, live: opts.Live,
+	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, enforcers: enforcers, live: opts.Live, closeTimeout: CloseTimeout,
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mqttids_detection_lag_seconds",
 			Help:    "Time from a packet's capture timestamp to its event reaching detection (live capture, one event in 256 sampled).",
@@ -259,7 +262,7 @@ func (s *Sensor) Close() error {
 		if !last.IsZero() {
 			s.det.Flush(last)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), s.closeTimeout)
 		defer cancel()
 		var blErr error
 		blDone := make(chan struct{})
@@ -278,7 +281,7 @@ func (s *Sensor) Close() error {
 		for _, st := range s.disp.Stats() {
 			if st.Pending > 0 {
 				s.log.Warn("alerts not delivered by the close deadline are kept in the spool for the next run",
-					"sink", st.Sink, "spooled", st.Pending, "deadline", CloseTimeout)
+					"sink", st.Sink, "spooled", st.Pending, "deadline", s.closeTimeout)
 			}
 			if st.Failed > 0 || st.Dropped > 0 {
 				errs = append(errs, fmt.Errorf("sink %s: %d alerts neither delivered nor spooled, %d dropped", st.Sink, st.Failed, st.Dropped))
@@ -288,7 +291,7 @@ func (s *Sensor) Close() error {
 			if k, ok := e.(*alerts.KafkaBlockEnforcer); ok {
 				if st := k.Stats(); st.Pending > 0 {
 					s.log.Warn("block changes not delivered by the close deadline are kept in the spool for the next run",
-						"enforcer", k.Name(), "spooled", st.Pending, "deadline", CloseTimeout)
+						"enforcer", k.Name(), "spooled", st.Pending, "deadline", s.closeTimeout)
 				}
 			}
 		}
@@ -297,14 +300,84 @@ func (s *Sensor) Close() error {
 	return s.closeErr
 }
 
-// Health fails when an alert sink is failing (for /healthz).
+// Health fails (for /healthz) when an alert sink failed alerts, when a sink
+// or the block topic has had work for longer than health.sink_stall without
+// delivering anything, and (live) when the kernel has been delivering
+// frames to the capture sockets for longer than health.capture_stall while
+// none was read.
 func (s *Sensor) Health() error {
-	for _, st := range s.disp.Stats() {
+	stall := s.cfg.Health.SinkStall
+	if stall <= 0 {
+		stall = defaults.HealthSinkStall
+	}
+	var errs []error
+	check := func(st alerts.SinkStats) {
 		if st.Failed > 0 {
-			return fmt.Errorf("sink %s failed %d alerts", st.Sink, st.Failed)
+			errs = append(errs, fmt.Errorf("sink %s failed %d alerts", st.Sink, st.Failed))
+		}
+		if st.StalledFor > stall {
+			errs = append(errs, fmt.Errorf("sink %s has delivered nothing for %v with work in flight, %d queued, %d spooled (health.sink_stall %v)",
+				st.Sink, st.StalledFor.Round(100*time.Millisecond), st.Queued, st.Pending, stall))
 		}
 	}
+	for _, st := range s.disp.Stats() {
+		check(st)
+	}
+	for _, e := range s.enforcers {
+		if k, ok := e.(*alerts.KafkaBlockEnforcer); ok {
+			check(k.Stats())
+		}
+	}
+	if err := s.captureHealth(time.Now()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// SetKernelPackets gives live capture's count of frames the kernel has
+// delivered to the capture sockets (ring packets, drops included), against
+// which Health judges whether capture is reading.
+func (s *Sensor) SetKernelPackets(f func() uint64) {
+	s.health.mu.Lock()
+	s.health.kernel = f
+	s.health.mu.Unlock()
+}
+
+// captureHealth: the kernel counted frames for the capture sockets since
+// capture last read one, and that was longer than health.capture_stall ago.
+// A quiet link is healthy (the kernel counts nothing); so is a busy one
+// whose reader keeps up.
+func (s *Sensor) captureHealth(now time.Time) error {
+	h := &s.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.kernel == nil {
+		return nil
+	}
+	stall := s.cfg.Health.CaptureStall
+	if stall <= 0 {
+		stall = defaults.HealthCaptureStall
+	}
+	read, kern := s.cap.Stats().Packets, h.kernel()
+	if h.at.IsZero() || read != h.read || kern == h.kernAtRead {
+		// reading, or nothing arrived for the reader: the clock restarts
+		h.read, h.kernAtRead, h.at = read, kern, now
+		return nil
+	}
+	if now.Sub(h.at) > stall {
+		return fmt.Errorf("capture stalled: %d frames reached the capture sockets and none was read for %v (health.capture_stall %v)",
+			kern-h.kernAtRead, now.Sub(h.at).Round(time.Second), stall)
+	}
 	return nil
+}
+
+// captureProgress is what captureHealth remembers between calls.
+type captureProgress struct {
+	mu         sync.Mutex
+	kernel     func() uint64
+	read       uint64    // frames capture had read at the last look with nothing unread
+	kernAtRead uint64    // the kernel's count then
+	at         time.Time // when that was
 }
 
 // Stats is the contract's statistics for a run that took elapsed.
