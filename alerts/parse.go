@@ -28,8 +28,11 @@ type SinkOptions struct {
 	// URL. Secrets (SASLPassword) only come from here, never from a URL.
 	// Kafka.SpoolDir is a base folder: each kafka:// sink spools in its
 	// own subfolder named after brokers and topic (default base:
-	// $TMPDIR/mqttids-spool). A spool=DIR option names the folder itself;
-	// spool=none turns spooling off.
+	// spool.DefaultDir, /var/lib/mqttids/spool for the service, else the
+	// user's cache directory; never a shared temporary directory). A
+	// spool=DIR option names the folder itself; spool=none turns spooling
+	// off. The folder must belong to the user running mqttids and be
+	// closed to group and others (created 0700).
 	Kafka KafkaOptions
 }
 
@@ -106,9 +109,14 @@ func ParseKafkaURL(spec string, base KafkaOptions) (KafkaOptions, error) {
 	if !q.Has("spool") {
 		base := base.SpoolDir
 		if base == "" {
-			base = filepath.Join(os.TempDir(), "mqttids-spool")
+			var err error
+			if base, err = spool.DefaultDir(); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		o.SpoolDir = filepath.Join(base, spoolName(u.Host, o.Topic))
+		if base != "" {
+			o.SpoolDir = filepath.Join(base, spoolName(u.Host, o.Topic))
+		}
 	}
 	var tlsOn, tlsSkip bool
 	var tlsCA, tlsCert, tlsKey, tlsName string

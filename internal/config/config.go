@@ -71,7 +71,7 @@ type DetectConfig struct {
 
 // OutputConfig tunes the sinks.
 type OutputConfig struct {
-	SpoolDir      string        `yaml:"spool_dir" help:"directory of the on-disk spool for alerts a Kafka sink cannot deliver yet"`
+	SpoolDir      string        `yaml:"spool_dir" help:"base directory of the on-disk spools for what a Kafka sink cannot deliver yet, one subfolder per sink; must belong to the user running mqttids and be closed to group and others (empty: /var/lib/mqttids/spool for the service or root, else the user cache directory)"`
 	SpoolMaxBytes int64         `yaml:"spool_max_bytes" help:"most bytes spooled per sink (0: default)"`
 	KafkaBatch    time.Duration `yaml:"kafka_batch_timeout" help:"Kafka writer batch timeout (0: default 10ms)"`
 	KafkaCompress string        `yaml:"kafka_compression" help:"Kafka compression: none, gzip, snappy, lz4, zstd"`
