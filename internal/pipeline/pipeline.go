@@ -74,8 +74,13 @@ type Sensor struct {
 	lag prometheus.Histogram
 
 	closeTimeout time.Duration // CloseTimeout; tests shorten it
-	closeOnce    sync.Once
-	closeErr     error
+	handled      uint64        // events seen (handle's goroutine)
+	evalErrs     struct {      // what logEvalErrors last logged
+		logged uint64
+		at     time.Time
+	}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // CaptureOptions maps the configuration onto the capture stage of one
@@ -208,6 +213,10 @@ func New(opts Options) (s *Sensor, err error) {
 // sees the event. Which addresses are never blocked is configuration
 // (block.allowlist, block.brokers), never learnt from the traffic here.
 func (s *Sensor) handle(ev *event.Event) {
+	s.handled++
+	if s.handled&(evalErrCheck-1) == 0 {
+		s.logEvalErrors(false)
+	}
 	if s.live {
 		s.events++
 		if s.events&(lagSample-1) == 0 {
@@ -219,6 +228,36 @@ func (s *Sensor) handle(ev *event.Event) {
 
 // lagSample is how often the detection lag is measured (a power of two).
 const lagSample = 256
+
+// evalErrCheck is how often (in events) the rules engine's evaluation
+// errors are looked at for the log (a power of two).
+const evalErrCheck = 4096
+
+// logEvalErrors logs when rule conditions start failing at run time (such
+// a rule never fires, and nothing else says so): at once the first time,
+// then at most once a minute while the count grows, and at the end (final).
+// The engine exports only the total (rules.EngineStats.EvalErrors), so the
+// line cannot name the rule; `rules check` and the engine's counters do.
+func (s *Sensor) logEvalErrors(final bool) {
+	if s.eng == nil {
+		return
+	}
+	e := s.eng.Stats()
+	if e.EvalErrors == s.evalErrs.logged {
+		return
+	}
+	now := time.Now()
+	first := s.evalErrs.logged == 0
+	if !first && !final && now.Sub(s.evalErrs.at) < time.Minute {
+		return
+	}
+	msg := "rule conditions failing at run time (a failing condition is false: its rule does not fire)"
+	if first {
+		msg = "first rule condition failed at run time (a failing condition is false: its rule does not fire)"
+	}
+	s.log.Warn(msg, "eval_errors", e.EvalErrors, "new", e.EvalErrors-s.evalErrs.logged, "evaluations", e.Evaluations)
+	s.evalErrs.logged, s.evalErrs.at = e.EvalErrors, now
+}
 
 // Collectors are the sensor's own Prometheus collectors beyond its
 // statistics (the detection-lag histogram).
@@ -262,6 +301,7 @@ func (s *Sensor) Close() error {
 		if !last.IsZero() {
 			s.det.Flush(last)
 		}
+		s.logEvalErrors(true)
 		ctx, cancel := context.WithTimeout(context.Background(), s.closeTimeout)
 		defer cancel()
 		var blErr error
