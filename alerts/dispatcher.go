@@ -39,6 +39,10 @@ type SinkStats struct {
 	SinkCounters
 	Dropped uint64 `json:"dropped"` // the queue was full: never reached the sink
 	Queued  int    `json:"queued"`  // in the queue now
+	// StalledFor is how long the sink has had work (queued, being written
+	// or pending in its spool) without delivering anything; 0 while it is
+	// idle or delivering. /healthz fails past a threshold.
+	StalledFor time.Duration `json:"-"`
 }
 
 // item is an alert or a block event on its way to one sink.
@@ -172,6 +176,13 @@ type worker struct {
 	offs    []int
 	recs    []Record
 	lastErr time.Time
+
+	// For StalledFor: writing is set during Sink.Write; progressAt is
+	// when the sink last delivered something or last had nothing to do
+	// (UnixNano), sampled after each batch and at each flush tick.
+	writing       atomic.Bool
+	progressAt    atomic.Int64
+	lastDelivered uint64 // worker goroutine only
 }
 
 func startWorker(s Sink, opts DispatcherOptions, enc encodeFunc) *worker {
@@ -181,6 +192,7 @@ func startWorker(s Sink, opts DispatcherOptions, enc encodeFunc) *worker {
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
+	w.progressAt.Store(time.Now().UnixNano())
 	go w.run()
 	return w
 }
@@ -194,7 +206,21 @@ func (w *worker) enqueue(it item) {
 }
 
 func (w *worker) stats() SinkStats {
-	return SinkStats{Sink: w.sink.Name(), SinkCounters: w.sink.Counters(), Dropped: w.dropped.Load(), Queued: len(w.q)}
+	st := SinkStats{Sink: w.sink.Name(), SinkCounters: w.sink.Counters(), Dropped: w.dropped.Load(), Queued: len(w.q)}
+	if st.Queued > 0 || st.Pending > 0 || w.writing.Load() {
+		st.StalledFor = max(0, time.Since(time.Unix(0, w.progressAt.Load())))
+	}
+	return st
+}
+
+// observe notes progress: something delivered since the last look, or
+// nothing left to do.
+func (w *worker) observe() {
+	c := w.sink.Counters()
+	if c.Delivered != w.lastDelivered || len(w.q) == 0 && c.Pending == 0 {
+		w.lastDelivered = c.Delivered
+		w.progressAt.Store(time.Now().UnixNano())
+	}
 }
 
 func (w *worker) run() {
@@ -208,8 +234,10 @@ func (w *worker) run() {
 			if len(w.q) == 0 {
 				w.report(w.sink.Flush())
 			}
+			w.observe()
 		case <-t.C:
 			w.report(w.sink.Flush())
+			w.observe()
 		case <-w.done:
 			// Deliver what was queued before Close.
 			for {
@@ -246,7 +274,10 @@ func (w *worker) batch(first item) {
 		}
 		w.recs = append(w.recs, r)
 	}
-	w.report(w.sink.Write(w.recs))
+	w.writing.Store(true)
+	err := w.sink.Write(w.recs)
+	w.writing.Store(false)
+	w.report(err)
 	if cap(w.buf) > 16<<20 {
 		w.buf = nil // one huge batch should not pin its memory
 	}
@@ -273,12 +304,29 @@ func (w *worker) report(err error) {
 	}
 }
 
+// Aborter is a sink that can stop delivering and keep what it is given for
+// later (the Kafka sink's spool) at once: at the close deadline the
+// dispatcher aborts it so the queue empties into the spool instead of
+// being lost.
+type Aborter interface {
+	Abort()
+}
+
 func (w *worker) close(ctx context.Context) error {
 	close(w.done)
+	soon, cancel := closeReserve(ctx)
+	defer cancel()
 	select {
 	case <-w.exited:
-	case <-ctx.Done():
-		// The worker is stuck in a sink; close the sink under it.
+	case <-soon.Done():
+		if a, ok := w.sink.(Aborter); ok {
+			a.Abort()
+			select {
+			case <-w.exited:
+			case <-ctx.Done():
+			}
+		}
+		// Otherwise the worker is stuck in a sink; close the sink under it.
 	}
 	if err := w.sink.Close(ctx); err != nil {
 		return fmt.Errorf("close sink %s: %w", w.sink.Name(), err)

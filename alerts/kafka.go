@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -172,18 +173,28 @@ type KafkaSink struct {
 	opts KafkaOptions
 	name string
 	w    *kafka.Writer
+	tr   *kafka.Transport
 	sp   *spool.Spool
 	c    counters
 
 	mu       sync.Mutex
 	spooling bool // the spool holds records that go before new ones
+	closed   bool // the spool is closed: Write can keep nothing
+	// inflight counts Writes talking to the brokers; Add under mu and
+	// only while not aborted, so Close can wait for them.
+	inflight sync.WaitGroup
 
-	wake     chan struct{}
-	closing  chan struct{}
-	closeCtx context.Context
-	drained  chan struct{}
-	msgs     []kafka.Message
-	once     sync.Once
+	// abort is cancelled when the close deadline (less a reserve for the
+	// disk) is reached: deliveries in flight give up, and Write spools
+	// what it is given instead of trying the brokers.
+	abort     context.Context
+	abortFunc context.CancelFunc
+
+	wake    chan struct{}
+	closing chan struct{}
+	drained chan struct{}
+	msgs    []kafka.Message
+	once    sync.Once
 }
 
 // NewKafkaSink validates opts, opens the spool (if any) and starts
@@ -216,27 +227,32 @@ func NewKafkaSink(opts KafkaOptions) (*KafkaSink, error) {
 			MaxAttempts:     3,
 			WriteBackoffMin: 20 * time.Millisecond,
 			WriteBackoffMax: 200 * time.Millisecond,
-			Transport: &kafka.Transport{
-				ClientID:    opts.ClientID,
-				TLS:         opts.TLS,
-				SASL:        mech,
-				DialTimeout: 5 * time.Second,
-				// kafka-go caches a failed metadata fetch until the next
-				// refresh: this bounds how long writes keep failing after
-				// the brokers are back.
-				MetadataTTL: opts.MetadataTTL,
-			},
 		},
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		drained: make(chan struct{}),
 	}
+	s.abort, s.abortFunc = context.WithCancel(context.Background())
+	s.tr = &kafka.Transport{
+		ClientID:    opts.ClientID,
+		TLS:         opts.TLS,
+		SASL:        mech,
+		DialTimeout: 5 * time.Second,
+		// kafka-go caches a failed metadata fetch until the next
+		// refresh: this bounds how long writes keep failing after
+		// the brokers are back.
+		MetadataTTL: opts.MetadataTTL,
+	}
+	// The writer's own retries of a batch run on context.Background:
+	// only the transport can stop them at the close deadline.
+	s.w.Transport = abortTransport{rt: s.tr, abort: s.abort}
 	if opts.SpoolDir == "" {
 		close(s.drained)
 		return s, nil
 	}
 	sp, err := spool.Open(opts.SpoolDir, opts.Spool)
 	if err != nil {
+		s.abortFunc()
 		return nil, fmt.Errorf("kafka sink %s: %w", s.name, err)
 	}
 	s.sp = sp
@@ -275,17 +291,20 @@ func (s *KafkaSink) toMessages(recs []Record) []kafka.Message {
 }
 
 // Write delivers recs synchronously (one acknowledged batch), or spools
-// them when the spool is not empty or the brokers fail.
+// them when the spool is not empty, the brokers fail or the sink was
+// aborted (Abort, or Close reaching its deadline).
 func (s *KafkaSink) Write(recs []Record) error {
 	s.mu.Lock()
-	if s.spooling {
+	if s.spooling || s.abort.Err() != nil {
 		err := s.spoolLocked(recs)
 		s.mu.Unlock()
 		return err
 	}
+	s.inflight.Add(1)
 	s.mu.Unlock()
+	defer s.inflight.Done()
 
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
+	ctx, cancel := context.WithTimeout(s.abort, s.opts.WriteTimeout)
 	err := s.w.WriteMessages(ctx, s.toMessages(recs)...)
 	cancel()
 	if err == nil {
@@ -333,6 +352,10 @@ func (s *KafkaSink) spoolLocked(recs []Record) error {
 		s.c.failed.Add(uint64(len(recs)))
 		return fmt.Errorf("brokers unreachable and no spool: %d alerts lost", len(recs))
 	}
+	if s.closed {
+		s.c.failed.Add(uint64(len(recs)))
+		return fmt.Errorf("sink closed: %d alerts lost", len(recs))
+	}
 	n, err := s.sp.Append(recs)
 	s.c.spooled.Add(uint64(n))
 	if n > 0 {
@@ -347,7 +370,9 @@ func (s *KafkaSink) spoolLocked(recs []Record) error {
 }
 
 // drain delivers the spool, oldest first, retrying with backoff. When it
-// is empty, Write goes back to direct delivery.
+// is empty, Write goes back to direct delivery. Once closing it returns
+// when the spool is empty; once aborted, at once (what is left stays on
+// disk for the next run).
 func (s *KafkaSink) drain() {
 	defer close(s.drained)
 	backoff := s.opts.RetryMin
@@ -359,15 +384,13 @@ func (s *KafkaSink) drain() {
 			case <-s.wake:
 			case <-closingCh:
 				closing, closingCh = true, nil
+			case <-s.abort.Done():
+				return
 			}
 		}
 		for {
-			ctx := context.Background()
-			if closing {
-				ctx = s.closeCtx
-				if ctx.Err() != nil {
-					return
-				}
+			if s.abort.Err() != nil {
+				return
 			}
 			recs, pos, err := s.sp.Peek(s.opts.BatchSize)
 			if err != nil {
@@ -385,7 +408,7 @@ func (s *KafkaSink) drain() {
 				}
 				continue
 			}
-			wctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
+			wctx, cancel := context.WithTimeout(s.abort, s.opts.WriteTimeout)
 			err = s.w.WriteMessages(wctx, s.toSpoolMessages(recs)...)
 			cancel()
 			if err != nil {
@@ -397,7 +420,7 @@ func (s *KafkaSink) drain() {
 				case <-closingCh:
 					closing, closingCh = true, nil
 					t.Stop()
-				case <-ctx.Done():
+				case <-s.abort.Done():
 					t.Stop()
 				}
 				backoff = min(backoff*2, s.opts.RetryMax)
@@ -425,31 +448,93 @@ func (s *KafkaSink) toSpoolMessages(recs []Record) []kafka.Message {
 
 func (s *KafkaSink) Flush() error { return nil }
 
-// Close delivers the spool until ctx is done; what is left stays in the
-// spool for the next run (Counters().Pending says how much).
+// Abort stops delivery: writes to the brokers in flight give up, and from
+// now on Write spools at once. The Dispatcher calls it when its close
+// deadline is near, so what is still queued reaches the spool in time.
+func (s *KafkaSink) Abort() {
+	s.mu.Lock()
+	s.abortFunc()
+	s.mu.Unlock()
+}
+
+// Close delivers the spool until ctx is nearly done (closeReserve before
+// its deadline), then aborts: what is left stays in the spool for the next
+// run (Counters().Pending says how much; the error too). Close returns by
+// ctx's deadline even when the brokers hang: kafka-go's Writer.Close,
+// which waits for batches it is still retrying, is not waited for past it.
 func (s *KafkaSink) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
-		s.closeCtx = ctx
+		soon, cancel := closeReserve(ctx)
+		defer cancel()
 		close(s.closing)
 		select {
 		case <-s.drained:
-		case <-ctx.Done():
+		case <-soon.Done():
 		}
+		s.Abort()
+		s.inflight.Wait() // aborted: they spool and return
+		<-s.drained
 		var errs []error
+		wdone := make(chan error, 1)
+		go func() { wdone <- s.w.Close() }()
+		select {
+		case werr := <-wdone:
+			errs = append(errs, werr)
+		case <-ctx.Done():
+			// Aborted, its requests fail at once; should it still
+			// hang, every batch it holds was spooled when its
+			// WriteMessages returned: nothing is lost by not waiting.
+		}
+		s.tr.CloseIdleConnections()
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		if s.sp != nil {
 			if p := s.sp.Pending(); p > 0 {
 				errs = append(errs, fmt.Errorf("kafka %s: %d alerts left in spool %s", s.name, p, s.opts.SpoolDir))
 			}
-		}
-		errs = append(errs, s.w.Close())
-		<-s.drained
-		if s.sp != nil {
 			errs = append(errs, s.sp.Close())
 		}
 		err = errors.Join(errs...)
 	})
 	return err
+}
+
+// abortTransport fails every request once abort is done, and cancels the
+// requests in flight then: kafka-go retries a batch (MaxAttempts, each up to
+// WriteTimeout) on a context of its own, which is what made a close against
+// a stalled broker take 35–44 s, and what would deliver a batch after the
+// spool took it over.
+type abortTransport struct {
+	rt    kafka.RoundTripper
+	abort context.Context
+}
+
+func (t abortTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	if err := t.abort.Err(); err != nil {
+		return nil, errAborted
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(t.abort, cancel)
+	defer stop()
+	return t.rt.RoundTrip(ctx, addr, req)
+}
+
+// errAborted fails the requests of an aborted sink.
+var errAborted = errors.New("kafka sink aborted at its close deadline")
+
+// closeReserve returns a context done a little before ctx's deadline
+// (a tenth of the time left, at most 1 s), the time kept for spooling what
+// could not be delivered and closing files.
+func closeReserve(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	reserve := min(time.Until(dl)/10, time.Second)
+	return context.WithDeadline(ctx, dl.Add(-reserve))
 }
 
 // Counters reports delivered, spooled, failed and pending.

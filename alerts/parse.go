@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mqttids/alerts/spool"
+	"mqttids/internal/redact"
 )
 
 // SinkOptions are the defaults a --alerts SINK string is parsed against
@@ -27,8 +28,11 @@ type SinkOptions struct {
 	// URL. Secrets (SASLPassword) only come from here, never from a URL.
 	// Kafka.SpoolDir is a base folder: each kafka:// sink spools in its
 	// own subfolder named after brokers and topic (default base:
-	// $TMPDIR/mqttids-spool). A spool=DIR option names the folder itself;
-	// spool=none turns spooling off.
+	// spool.DefaultDir, /var/lib/mqttids/spool for the service, else the
+	// user's cache directory; never a shared temporary directory). A
+	// spool=DIR option names the folder itself; spool=none turns spooling
+	// off. The folder must belong to the user running mqttids and be
+	// closed to group and others (created 0700).
 	Kafka KafkaOptions
 }
 
@@ -74,7 +78,7 @@ func ParseSink(spec string, opts SinkOptions) (Sink, error) {
 func ParseKafkaURL(spec string, base KafkaOptions) (KafkaOptions, error) {
 	o := base
 	fail := func(errs []error) (KafkaOptions, error) {
-		return KafkaOptions{}, fmt.Errorf("alert sink %q: %w", redactURL(spec), errors.Join(errs...))
+		return KafkaOptions{}, fmt.Errorf("alert sink %q: %w", redact.URL(spec), errors.Join(errs...))
 	}
 	u, err := url.Parse(spec)
 	if err != nil {
@@ -105,9 +109,14 @@ func ParseKafkaURL(spec string, base KafkaOptions) (KafkaOptions, error) {
 	if !q.Has("spool") {
 		base := base.SpoolDir
 		if base == "" {
-			base = filepath.Join(os.TempDir(), "mqttids-spool")
+			var err error
+			if base, err = spool.DefaultDir(); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		o.SpoolDir = filepath.Join(base, spoolName(u.Host, o.Topic))
+		if base != "" {
+			o.SpoolDir = filepath.Join(base, spoolName(u.Host, o.Topic))
+		}
 	}
 	var tlsOn, tlsSkip bool
 	var tlsCA, tlsCert, tlsKey, tlsName string
@@ -167,6 +176,10 @@ func ParseKafkaURL(spec string, base KafkaOptions) (KafkaOptions, error) {
 		case "password", "sasl_password":
 			perr = errors.New("passwords are not accepted in the URL; use the configuration file")
 		default:
+			if redact.Sensitive(k) {
+				perr = errors.New("secrets are not accepted in the URL; use the configuration file")
+				break
+			}
 			perr = errors.New("unknown option")
 		}
 		if perr != nil {
@@ -223,26 +236,6 @@ func kafkaTLS(base *tls.Config, ca, cert, key, name string, skip bool) (*tls.Con
 		cfg.Certificates = []tls.Certificate{kp}
 	}
 	return cfg, nil
-}
-
-// redactURL drops userinfo and password options so an error never echoes
-// a password.
-func redactURL(spec string) string {
-	u, err := url.Parse(spec)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	q := u.Query()
-	for _, k := range []string{"password", "sasl_password"} {
-		if q.Has(k) {
-			q.Set(k, "REDACTED")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // spoolName is a folder name for one sink's spool, stable across restarts.

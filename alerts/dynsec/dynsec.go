@@ -17,6 +17,7 @@ import (
 
 	"mqttids/alerts"
 	"mqttids/block"
+	"mqttids/internal/redact"
 )
 
 // Topics of the dynamic-security plugin's control API.
@@ -94,7 +95,7 @@ func New(opts Options) (*Enforcer, error) {
 	var errs []error
 	u, err := url.Parse(opts.Broker)
 	if err != nil || u.Host == "" || (u.Scheme != "mqtt" && u.Scheme != "tls" && u.Scheme != "mqtts" && u.Scheme != "ssl" && u.Scheme != "tcp") {
-		errs = append(errs, fmt.Errorf("broker %q: want mqtt://HOST:PORT or tls://HOST:PORT", opts.Broker))
+		errs = append(errs, fmt.Errorf("broker %q: want mqtt://HOST:PORT or tls://HOST:PORT", redact.URL(opts.Broker)))
 	}
 	if opts.Username == "" {
 		errs = append(errs, errors.New("no username (a dynamic-security admin)"))
@@ -178,7 +179,7 @@ func (e *Enforcer) report(err error) {
 }
 
 // Name implements block.Enforcer.
-func (e *Enforcer) Name() string { return "dynsec:" + e.opts.Broker }
+func (e *Enforcer) Name() string { return "dynsec:" + redact.URL(e.opts.Broker) }
 
 // Apply queues disableClient (add) or enableClient (remove) for a
 // username block; other targets are ignored. It never blocks.

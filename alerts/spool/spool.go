@@ -137,8 +137,11 @@ type Spool struct {
 // last segment (a crash mid-write) is cut off and counted as corrupt.
 func Open(dir string, opts Options) (*Spool, error) {
 	opts.defaults()
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", dir, err)
+	}
+	if err := checkDir(dir); err != nil {
+		return nil, err
 	}
 	s := &Spool{dir: dir, opts: opts}
 	ents, err := os.ReadDir(dir)
@@ -147,6 +150,10 @@ func Open(dir string, opts Options) (*Spool, error) {
 	}
 	for _, e := range ents {
 		name := e.Name()
+		ours := strings.HasSuffix(name, segSuffix) || name == cursorName || name == cursorName+".tmp"
+		if ours && !e.Type().IsRegular() {
+			return nil, fmt.Errorf("spool %s: %w: %s is not a regular file (%v)", dir, ErrInsecureDir, name, e.Type())
+		}
 		if !strings.HasSuffix(name, segSuffix) {
 			continue
 		}
@@ -182,7 +189,12 @@ func (s *Spool) segPath(id uint64) string {
 }
 
 func (s *Spool) loadCursor() Pos {
-	b, err := os.ReadFile(filepath.Join(s.dir, cursorName))
+	f, err := os.OpenFile(filepath.Join(s.dir, cursorName), os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return Pos{}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 21))
 	if err != nil || len(b) != 20 {
 		return Pos{}
 	}
@@ -207,7 +219,7 @@ func (s *Spool) scan() error {
 		if end < sg.size {
 			s.st.Corrupt++
 			if i == len(s.segs)-1 {
-				if err := os.Truncate(s.segPath(sg.id), end); err != nil {
+				if err := truncateNoFollow(s.segPath(sg.id), end); err != nil {
 					return fmt.Errorf("spool: truncate torn segment: %w", err)
 				}
 				s.segs[i].size = end
@@ -220,8 +232,18 @@ func (s *Spool) scan() error {
 	return nil
 }
 
+// truncateNoFollow is os.Truncate without following a symbolic link.
+func truncateNoFollow(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|oNoFollow, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	return errors.Join(err, f.Close())
+}
+
 func countFrames(path string, off int64) (n, end int64, err error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return 0, 0, fmt.Errorf("spool: open segment: %w", err)
 	}
@@ -385,11 +407,16 @@ func (s *Spool) ensureWriter() error {
 		s.read = Pos{Seg: id}
 	}
 	last := s.segs[len(s.segs)-1]
-	f, err := os.OpenFile(s.segPath(last.id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(s.segPath(last.id), os.O_CREATE|os.O_WRONLY|os.O_APPEND|oNoFollow, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: open segment: %w", err)
 	}
 	s.w = f
+	// The segment's directory entry must survive a crash as its
+	// records do.
+	if s.opts.Sync != SyncNever {
+		return syncDir(s.dir)
+	}
 	return nil
 }
 
@@ -543,7 +570,7 @@ func (s *Spool) seekReader(p Pos) error {
 			s.rf.Close()
 			s.rf = nil
 		}
-		f, err := os.Open(s.segPath(p.Seg))
+		f, err := os.OpenFile(s.segPath(p.Seg), os.O_RDONLY|oNoFollow, 0)
 		if err != nil {
 			return fmt.Errorf("spool: open segment for reading: %w", err)
 		}
@@ -609,11 +636,22 @@ func (s *Spool) saveCursor() error {
 	binary.BigEndian.PutUint64(b[8:], uint64(s.read.Off))
 	binary.BigEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
 	tmp := filepath.Join(s.dir, cursorName+".tmp")
-	if err := os.WriteFile(tmp, b[:], 0o640); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: write cursor: %w", err)
+	}
+	_, err = f.Write(b[:])
+	if err == nil && s.opts.Sync != SyncNever {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
 		return fmt.Errorf("spool: write cursor: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(s.dir, cursorName)); err != nil {
 		return fmt.Errorf("spool: write cursor: %w", err)
+	}
+	if s.opts.Sync != SyncNever {
+		return syncDir(s.dir)
 	}
 	return nil
 }

@@ -2,10 +2,10 @@ package live
 
 import (
 	"fmt"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/psx"
 )
 
 // DropCapabilities keeps only the capabilities in keep (unix.CAP_*) in the
@@ -16,9 +16,11 @@ import (
 // usable. Typical keep sets: none for a sensor that only reads; CAP_BPF to
 // keep updating maps is not needed for maps already open.
 //
-// It uses syscall.AllThreadsSyscall, which Go refuses in a binary linked
-// with cgo: build with CGO_ENABLED=0 (make build does). Then it returns an
-// error wrapping syscall.ENOTSUP.
+// Capabilities are per thread, so every change is made on all threads at
+// once, through libcap's psx: without cgo it is syscall.AllThreadsSyscall;
+// with cgo, which Go refuses AllThreadsSyscall (ENOTSUP), psx's C side
+// interrupts every thread of the combined Go and C runtimes to make the
+// same call. The result does not depend on the build mode.
 func DropCapabilities(keep ...int) error {
 	var mask [2]uint32
 	for _, c := range keep {
@@ -27,10 +29,6 @@ func DropCapabilities(keep ...int) error {
 		}
 		mask[c/32] |= 1 << (uint(c) % 32)
 	}
-	// Probe: Go refuses AllThreadsSyscall in a binary linked with cgo.
-	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_GETPID, 0, 0, 0); e == syscall.ENOTSUP {
-		return fmt.Errorf("drop capabilities: binary linked with cgo (build with CGO_ENABLED=0): %w", e)
-	}
 	// The bounding set first: dropping from it needs CAP_SETPCAP, which
 	// the capset below removes.
 	if hasCap(unix.CAP_SETPCAP) {
@@ -38,13 +36,13 @@ func DropCapabilities(keep ...int) error {
 			if mask[c/32]&(1<<(uint(c)%32)) != 0 {
 				continue
 			}
-			_, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0)
+			_, _, e := psx.Syscall3(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0)
 			if e != 0 && e != unix.EINVAL { // EINVAL: capability unknown to this kernel
 				return fmt.Errorf("drop capabilities: bounding set cap %d: %w", c, e)
 			}
 		}
 	}
-	_, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0)
+	_, _, e := psx.Syscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0)
 	if e != 0 && e != unix.EINVAL {
 		return fmt.Errorf("drop capabilities: clear ambient: %w", e)
 	}
@@ -59,7 +57,7 @@ func DropCapabilities(keep ...int) error {
 		data[i].Inheritable &= mask[i]
 	}
 	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	_, _, e = syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	_, _, e = psx.Syscall3(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
 	if e != 0 {
 		return fmt.Errorf("drop capabilities: capset: %w", e)
 	}

@@ -1,80 +1,72 @@
-//go:build linux
-
 package main
 
 import (
-	"encoding/json"
-	"net"
-	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-
-	"mqttids/bpf/netnstest"
 )
 
-// TestRunCapsSplitAcrossWorkers: with --workers 2 the flow cap is the
-// sensor's, split across the fanout sockets, not granted to each (issue 12
-// item 14). 120 connections held open against --capture-max-flows 40 must
-// evict about 80 flows; with a full cap per socket only about 40 went.
-func TestRunCapsSplitAcrossWorkers(t *testing.T) {
+// TestDropCapabilitiesEveryBuild is issue 12 item 13: a plain go build
+// (cgo on) kept every capability after start-up ("keeping capabilities":
+// Go refuses all-thread syscalls with cgo). capture/live's dropcaps helper
+// and capthreads (every thread, and one started after the drop) are built
+// with and without cgo; both must end with only CAP_NET_RAW on every thread.
+func TestDropCapabilitiesEveryBuild(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to have capabilities to drop")
+	}
 	if testing.Short() {
-		t.Skip("namespace test")
+		t.Skip("builds helper binaries")
 	}
-	need(t, "ip")
-	bin := buildBinary(t)
-	p := netnstest.New(t)
-	netnstest.Serve(t, p.A.NS, 1883)
-	dir := t.TempDir()
-	stats := filepath.Join(dir, "stats.json")
-	sensor := netnstest.Exec(p.A.NS, bin, "run", "--interface", p.A.Iface, "--workers", "2",
-		"--capture-max-flows", "40", "--alerts", "file:"+filepath.Join(dir, "alerts.json"), "--stats", stats, "-q")
-	var sensorErr strings.Builder
-	sensor.Stderr = &sensorErr
-	if err := sensor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sensor.Process.Kill() })
-	waitFor(t, 10*time.Second, "sensor start", func() bool { return strings.Contains(sensorErr.String(), "capturing") })
-	const n = 120
-	var conns []net.Conn
-	for i := 0; i < n; i++ {
-		c, err := netnstest.Dial(p.B.NS, netip.AddrPortFrom(p.B.Addr, 0), netip.AddrPortFrom(p.A.Addr, 1883), 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	time.Sleep(500 * time.Millisecond)
-	sensor.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- sensor.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("sensor exit: %v\n%s", err, sensorErr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("sensor did not stop on SIGTERM")
-	}
-	for _, c := range conns {
-		c.Close()
-	}
-	var st struct {
-		TCPFlows  uint64            `json:"tcp_flows"`
-		EvictedBy map[string]uint64 `json:"evicted_by"`
-	}
-	b, err := os.ReadFile(stats)
-	if err != nil || json.Unmarshal(b, &st) != nil {
-		t.Fatalf("stats %s: %v", b, err)
-	}
-	if st.TCPFlows < n {
-		t.Fatalf("saw %d flows of %d\n%s", st.TCPFlows, n, b)
-	}
-	if ev := st.EvictedBy["flows"]; ev < n-40-10 {
-		t.Errorf("%d flows evicted for %d open against a cap of 40 over 2 workers: the cap is not split\n%s", ev, n, b)
+	for _, cgo := range []string{"0", "1"} {
+		t.Run("CGO_ENABLED="+cgo, func(t *testing.T) {
+			if cgo == "1" {
+				if _, err := exec.LookPath("gcc"); err != nil {
+					t.Skip("no C compiler")
+				}
+			}
+			dir := t.TempDir()
+			for _, h := range []struct{ name, pkg string }{
+				{"dropcaps", "mqttids/capture/live/testdata/dropcaps"},
+				{"capthreads", "mqttids/cmd/mqttids/testdata/capthreads"},
+			} {
+				bin := filepath.Join(dir, h.name)
+				build := exec.Command("go", "build", "-o", bin, h.pkg)
+				build.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+				if out, err := build.CombinedOutput(); err != nil {
+					t.Fatalf("build %s: %v\n%s", h.name, err, out)
+				}
+			}
+			out, err := exec.Command(filepath.Join(dir, "dropcaps")).CombinedOutput()
+			if err != nil {
+				t.Fatalf("dropcaps: %v\n%s", err, out)
+			}
+			// CAP_NET_RAW is bit 13: 0x2000.
+			for _, want := range []string{
+				"CapInh:\t0000000000000000", "CapPrm:\t0000000000002000", "CapEff:\t0000000000002000",
+				"CapBnd:\t0000000000002000", "CapAmb:\t0000000000000000",
+				"raw socket after: ok", "bind port 1: refused", "rcvbufforce: refused",
+			} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("dropcaps lacks %q:\n%s", want, out)
+				}
+			}
+			out, err = exec.Command(filepath.Join(dir, "capthreads")).CombinedOutput()
+			if err != nil {
+				t.Fatalf("capthreads: %v\n%s", err, out)
+			}
+			t.Logf("capthreads:\n%s", out)
+			only := "CapPrm: 0000000000002000 CapEff: 0000000000002000"
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if strings.Contains(l, "Cap") && !strings.HasSuffix(l, only) {
+					t.Errorf("a thread keeps more than CAP_NET_RAW: %s", l)
+				}
+			}
+			if !strings.Contains(string(out), "new thread: "+only) {
+				t.Errorf("no report of a thread started after the drop:\n%s", out)
+			}
+		})
 	}
 }

@@ -105,6 +105,8 @@ func runLive(cfg *config.Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("open capture on %s: %w", cfg.Interface, err)
 	}
 	defer group.Close()
+	// /healthz: frames the kernel put in the rings against frames read.
+	s.SetKernelPackets(func() uint64 { k := group.Stats(); return k.Packets + k.Drops })
 	var counts []bpf.SourceCount
 	s.SetExtraStats(func(st *pipeline.Stats) {
 		k := group.Stats()

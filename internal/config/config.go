@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"mqttids/internal/defaults"
+	"mqttids/internal/redact"
 )
 
 // Config is every setting of mqttids. The yaml tag is the config key, the
@@ -37,6 +38,14 @@ type Config struct {
 	Detect  DetectConfig  `yaml:"detect"`
 	Output  OutputConfig  `yaml:"output"`
 	Block   BlockConfig   `yaml:"block"`
+	Health  HealthConfig  `yaml:"health"`
+}
+
+// HealthConfig says when /healthz fails besides a sink failing alerts.
+// Zero means the default of internal/defaults.
+type HealthConfig struct {
+	SinkStall    time.Duration `yaml:"sink_stall" help:"/healthz fails while an alert sink has had work (queued or spooled) for this long without delivering anything (0: default 30s, a batch's worst legitimate time)" verbs:"run"`
+	CaptureStall time.Duration `yaml:"capture_stall" help:"/healthz fails while the kernel has delivered frames to the capture sockets for this long and none was read (0: default 30s)" verbs:"run"`
 }
 
 // CaptureConfig bounds the capture stage. For the port lists nil and empty
@@ -66,7 +75,7 @@ type DetectConfig struct {
 
 // OutputConfig tunes the sinks.
 type OutputConfig struct {
-	SpoolDir      string        `yaml:"spool_dir" help:"directory of the on-disk spool for alerts a Kafka sink cannot deliver yet"`
+	SpoolDir      string        `yaml:"spool_dir" help:"base directory of the on-disk spools for what a Kafka sink cannot deliver yet, one subfolder per sink; must belong to the user running mqttids and be closed to group and others (empty: /var/lib/mqttids/spool for the service or root, else the user cache directory)"`
 	SpoolMaxBytes int64         `yaml:"spool_max_bytes" help:"most bytes spooled per sink (0: default)"`
 	KafkaBatch    time.Duration `yaml:"kafka_batch_timeout" help:"Kafka writer batch timeout (0: default 10ms)"`
 	KafkaCompress string        `yaml:"kafka_compression" help:"Kafka compression: none, gzip, snappy, lz4, zstd"`
@@ -101,6 +110,7 @@ func Default() Config {
 		LogFormat: "text",
 		LogLevel:  "info",
 		Capture:   CaptureConfig{TLSPorts: defaults.TLSPorts(), WebSocketPorts: defaults.WebSocketPorts()},
+		Health:    HealthConfig{SinkStall: defaults.HealthSinkStall, CaptureStall: defaults.HealthCaptureStall},
 	}
 }
 
@@ -177,9 +187,15 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel))
 	}
+	if c.Health.SinkStall < 0 {
+		errs = append(errs, fmt.Errorf("health.sink_stall: %v is negative", c.Health.SinkStall))
+	}
+	if c.Health.CaptureStall < 0 {
+		errs = append(errs, fmt.Errorf("health.capture_stall: %v is negative", c.Health.CaptureStall))
+	}
 	for _, s := range c.Alerts {
 		if s != "-" && !strings.HasPrefix(s, "file:") && !strings.HasPrefix(s, "kafka://") {
-			errs = append(errs, fmt.Errorf("alerts: %q is not -, file:PATH or kafka://HOST:PORT/TOPIC", s))
+			errs = append(errs, fmt.Errorf("alerts: %q is not -, file:PATH or kafka://HOST:PORT/TOPIC", redact.URL(s)))
 		}
 	}
 	for _, n := range c.Detect.AllowedNetworks {

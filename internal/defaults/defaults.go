@@ -10,6 +10,24 @@
 // merged into it.
 package defaults
 
+import "time"
+
+// HealthSinkStall is how long an alert sink may hold work without
+// delivering anything before /healthz fails. 30 s is one batch's worst
+// legitimate time at our Kafka settings (3 attempts of up to 10 s each, the
+// kafka-go writer's own retries through a leader election) and three probes
+// of a typical 10 s liveness check: shorter would flag normal retries,
+// longer would hide an outage for minutes (the spool holds the alerts, but
+// nobody sees them).
+const HealthSinkStall = 30 * time.Second
+
+// HealthCaptureStall is how long the kernel may deliver frames to the
+// capture sockets while none is read before /healthz fails (live only). A
+// healthy reader keeps up within milliseconds; 30 s rides out a GC pause, a
+// SIGHUP reload or a burst the ring absorbs, and is as long as a sink stall
+// for one rule of thumb.
+const HealthCaptureStall = 30 * time.Second
+
 // MQTTPorts are the ports that carry MQTT (1883 in clear text, 8883 over
 // TLS: a listed TLS port is tracked as TLS, see TLSPorts).
 func MQTTPorts() []uint16 { return []uint16{1883, 8883} }

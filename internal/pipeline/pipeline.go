@@ -22,6 +22,8 @@ import (
 	"mqttids/detect"
 	"mqttids/event"
 	"mqttids/internal/config"
+	"mqttids/internal/defaults"
+	"mqttids/internal/redact"
 	"mqttids/rules"
 )
 
@@ -61,13 +63,22 @@ type Sensor struct {
 	disp    *alerts.Dispatcher
 	bl      *block.List
 	counter *countingEmitter
-	extra   func(st *Stats)
-	live    bool
-	events  uint64
+	// enforcers are closed by bl; kept to report what they spooled.
+	enforcers []block.Enforcer
+	extra     func(st *Stats)
+	health    captureProgress
+	live      bool
+	events    uint64
 	// lag is packet timestamp → event handed to detection, sampled one
 	// event in lagSample (live only).
 	lag prometheus.Histogram
 
+	closeTimeout time.Duration // CloseTimeout; tests shorten it
+	handled      uint64        // events seen (handle's goroutine)
+	evalErrs     struct {      // what logEvalErrors last logged
+		logged uint64
+		at     time.Time
+	}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -124,7 +135,7 @@ func New(opts Options) (s *Sensor, err error) {
 	for _, spec := range cfg.Alerts {
 		sk, err := alerts.ParseSink(spec, sinkOpts)
 		if err != nil {
-			return nil, fmt.Errorf("alerts %s: %w", spec, err)
+			return nil, fmt.Errorf("alerts %s: %w", redact.URL(spec), err)
 		}
 		sinks = append(sinks, sk)
 		undo = append(undo, func() { ctx, cancel := closeCtx(); defer cancel(); _ = sk.Close(ctx) })
@@ -184,7 +195,7 @@ func New(opts Options) (s *Sensor, err error) {
 		MaxSources:      cfg.Detect.MaxSources,
 		SilentTimeout:   cfg.Detect.SilentTimeout,
 	}, eng)
-	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, live: opts.Live,
+	s = &Sensor{cfg: cfg, log: log, det: det, eng: eng, disp: disp, bl: bl, counter: counter, enforcers: enforcers, live: opts.Live, closeTimeout: CloseTimeout,
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mqttids_detection_lag_seconds",
 			Help:    "Time from a packet's capture timestamp to its event reaching detection (live capture, one event in 256 sampled).",
@@ -206,6 +217,10 @@ func New(opts Options) (s *Sensor, err error) {
 // sees the event. Which addresses are never blocked is configuration
 // (block.allowlist, block.brokers), never learnt from the traffic here.
 func (s *Sensor) handle(ev *event.Event) {
+	s.handled++
+	if s.handled&(evalErrCheck-1) == 0 {
+		s.logEvalErrors(false)
+	}
 	if s.live {
 		s.events++
 		if s.events&(lagSample-1) == 0 {
@@ -217,6 +232,36 @@ func (s *Sensor) handle(ev *event.Event) {
 
 // lagSample is how often the detection lag is measured (a power of two).
 const lagSample = 256
+
+// evalErrCheck is how often (in events) the rules engine's evaluation
+// errors are looked at for the log (a power of two).
+const evalErrCheck = 4096
+
+// logEvalErrors summarises rule conditions failing at run time (such a
+// rule never fires): at most once a minute while the count grows, and at
+// the end (final), with the count per rule. The first failure of each rule
+// is logged at once by the engine's OnEvalError.
+func (s *Sensor) logEvalErrors(final bool) {
+	if s.eng == nil {
+		return
+	}
+	e := s.eng.Stats()
+	if e.EvalErrors == s.evalErrs.logged {
+		return
+	}
+	now := time.Now()
+	if s.evalErrs.at.IsZero() {
+		// The first failure of each rule is logged by the engine
+		// (OnEvalError, naming the rule); from here on, a summary.
+		s.evalErrs.at = now
+	}
+	if !final && now.Sub(s.evalErrs.at) < time.Minute {
+		return
+	}
+	s.log.Warn("rule conditions failing at run time (a failing condition is false: its rule does not fire)",
+		"eval_errors", e.EvalErrors, "new", e.EvalErrors-s.evalErrs.logged, "evaluations", e.Evaluations, "by_rule", e.EvalErrorsByRule)
+	s.evalErrs.logged, s.evalErrs.at = e.EvalErrors, now
+}
 
 // Collectors are the sensor's own Prometheus collectors beyond its
 // statistics (the detection-lag histogram).
@@ -245,8 +290,14 @@ func (s *Sensor) Reload() error {
 // BytesRead is the frame bytes read so far (for progress).
 func (s *Sensor) BytesRead() int64 { return int64(s.cap.Stats().Bytes) }
 
-// Close flushes every stage in order and closes the sinks; it reports an
-// error when an alert could be neither delivered nor spooled.
+// CloseTimeout bounds Close: the alert sinks and the block enforcers are
+// closed side by side within it; what a Kafka sink or the block topic has
+// not delivered by then stays in its spool for the next run.
+const CloseTimeout = 15 * time.Second
+
+// Close flushes every stage in order and closes the sinks and enforcers
+// within CloseTimeout; it reports an error when an alert could be neither
+// delivered nor spooled, and logs how many were left in a spool.
 func (s *Sensor) Close() error {
 	s.closeOnce.Do(func() {
 		s.cap.Flush()
@@ -254,18 +305,38 @@ func (s *Sensor) Close() error {
 		if !last.IsZero() {
 			s.det.Flush(last)
 		}
-		var errs []error
-		if err := s.bl.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close block list: %w", err))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		s.logEvalErrors(true)
+		ctx, cancel := context.WithTimeout(context.Background(), s.closeTimeout)
 		defer cancel()
+		var blErr error
+		blDone := make(chan struct{})
+		go func() {
+			defer close(blDone)
+			blErr = s.bl.Close()
+		}()
+		var errs []error
 		if err := s.disp.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close sinks: %w", err))
 		}
+		<-blDone
+		if blErr != nil {
+			errs = append(errs, fmt.Errorf("close block list: %w", blErr))
+		}
 		for _, st := range s.disp.Stats() {
+			if st.Pending > 0 {
+				s.log.Warn("alerts not delivered by the close deadline are kept in the spool for the next run",
+					"sink", st.Sink, "spooled", st.Pending, "deadline", s.closeTimeout)
+			}
 			if st.Failed > 0 || st.Dropped > 0 {
 				errs = append(errs, fmt.Errorf("sink %s: %d alerts neither delivered nor spooled, %d dropped", st.Sink, st.Failed, st.Dropped))
+			}
+		}
+		for _, e := range s.enforcers {
+			if k, ok := e.(*alerts.KafkaBlockEnforcer); ok {
+				if st := k.Stats(); st.Pending > 0 {
+					s.log.Warn("block changes not delivered by the close deadline are kept in the spool for the next run",
+						"enforcer", k.Name(), "spooled", st.Pending, "deadline", s.closeTimeout)
+				}
 			}
 		}
 		s.closeErr = errors.Join(errs...)
@@ -273,14 +344,84 @@ func (s *Sensor) Close() error {
 	return s.closeErr
 }
 
-// Health fails when an alert sink is failing (for /healthz).
+// Health fails (for /healthz) when an alert sink failed alerts, when a sink
+// or the block topic has had work for longer than health.sink_stall without
+// delivering anything, and (live) when the kernel has been delivering
+// frames to the capture sockets for longer than health.capture_stall while
+// none was read.
 func (s *Sensor) Health() error {
-	for _, st := range s.disp.Stats() {
+	stall := s.cfg.Health.SinkStall
+	if stall <= 0 {
+		stall = defaults.HealthSinkStall
+	}
+	var errs []error
+	check := func(st alerts.SinkStats) {
 		if st.Failed > 0 {
-			return fmt.Errorf("sink %s failed %d alerts", st.Sink, st.Failed)
+			errs = append(errs, fmt.Errorf("sink %s failed %d alerts", st.Sink, st.Failed))
+		}
+		if st.StalledFor > stall {
+			errs = append(errs, fmt.Errorf("sink %s has delivered nothing for %v with work in flight, %d queued, %d spooled (health.sink_stall %v)",
+				st.Sink, st.StalledFor.Round(100*time.Millisecond), st.Queued, st.Pending, stall))
 		}
 	}
+	for _, st := range s.disp.Stats() {
+		check(st)
+	}
+	for _, e := range s.enforcers {
+		if k, ok := e.(*alerts.KafkaBlockEnforcer); ok {
+			check(k.Stats())
+		}
+	}
+	if err := s.captureHealth(time.Now()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// SetKernelPackets gives live capture's count of frames the kernel has
+// delivered to the capture sockets (ring packets, drops included), against
+// which Health judges whether capture is reading.
+func (s *Sensor) SetKernelPackets(f func() uint64) {
+	s.health.mu.Lock()
+	s.health.kernel = f
+	s.health.mu.Unlock()
+}
+
+// captureHealth: the kernel counted frames for the capture sockets since
+// capture last read one, and that was longer than health.capture_stall ago.
+// A quiet link is healthy (the kernel counts nothing); so is a busy one
+// whose reader keeps up.
+func (s *Sensor) captureHealth(now time.Time) error {
+	h := &s.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.kernel == nil {
+		return nil
+	}
+	stall := s.cfg.Health.CaptureStall
+	if stall <= 0 {
+		stall = defaults.HealthCaptureStall
+	}
+	read, kern := s.cap.Stats().Packets, h.kernel()
+	if h.at.IsZero() || read != h.read || kern == h.kernAtRead {
+		// reading, or nothing arrived for the reader: the clock restarts
+		h.read, h.kernAtRead, h.at = read, kern, now
+		return nil
+	}
+	if now.Sub(h.at) > stall {
+		return fmt.Errorf("capture stalled: %d frames reached the capture sockets and none was read for %v (health.capture_stall %v)",
+			kern-h.kernAtRead, now.Sub(h.at).Round(time.Second), stall)
+	}
 	return nil
+}
+
+// captureProgress is what captureHealth remembers between calls.
+type captureProgress struct {
+	mu         sync.Mutex
+	kernel     func() uint64
+	read       uint64    // frames capture had read at the last look with nothing unread
+	kernAtRead uint64    // the kernel's count then
+	at         time.Time // when that was
 }
 
 // Stats is the contract's statistics for a run that took elapsed.
@@ -394,6 +535,7 @@ func newEnforcers(cfg *config.Config, kafka alerts.KafkaOptions) ([]block.Enforc
 		if err != nil {
 			return fail(fmt.Errorf("block.kafka: %w", err))
 		}
+		e.CloseTimeout = CloseTimeout
 		out = append(out, e)
 	}
 	if b.File != "" || b.NftFile != "" {
