@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,20 @@ func craftedCases() []craftedCase {
 			b.handshake().send(true, msgConnect).send(false, msgConnack).send(true, msgDisc).fin()
 			return append(a.segs, b.segs...)
 		}, want: []string{"tcp_open", "CONNECT", "CONNACK", "tcp_close evicted", "tcp_open", "CONNECT", "CONNACK", "DISCONNECT", "tcp_close fin disconnect=true"}},
+		{name: "reversed one-byte segments", file: "reversed.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
+			// issue 12, item 2: a PUBLISH with a 3,000-byte payload sent
+			// one byte a segment, last byte first. At most maxOOOSegments
+			// are buffered; the hole before them becomes a gap, the framer
+			// resynchronises, the segments behind the stream are ignored.
+			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack)
+			pub := append([]byte{0x30, 0xbd, 0x17, 0, 3, 'a', '/', 'r'}, bytes.Repeat([]byte{'p'}, 3000)...) // PUBLISH QoS 0 "a/r", remaining length 3005
+			first := len(c.segs)
+			for _, b := range pub {
+				c.send(true, []byte{b})
+			}
+			slices.Reverse(c.segs[first:])
+			return c.send(true, msgPing).send(false, []byte{0xd0, 0}).send(true, msgDisc).fin().segs
+		}, want: []string{"CONNECT", "CONNACK", "gap c>s", "PINGREQ", "PINGRESP", "DISCONNECT", "tcp_close fin"}},
 		{name: "tls port", file: "tls.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			return newConv(cliAddr, "198.51.100.1:8883").handshake().
 				send(true, []byte{0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0}).send(false, []byte{0x16, 3, 3, 0, 1, 2}).fin().segs

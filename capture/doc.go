@@ -25,8 +25,11 @@
 //   - Reassembly is purpose-built (BenchmarkReasm* in reasm_bench_test.go
 //     compares it with gopacket's reassembly): in-order data goes to the framer without a copy; out-of-order
 //     segments are copied into pooled buffers, capped per direction
-//     (MaxFlowBuffer) and per worker (MaxBufferTotal). Overlaps: first seen
-//     bytes win. When a cap is hit, or the peer acknowledges bytes the
+//     (MaxFlowBuffer, and 1,024 segments whatever their size) and per
+//     worker (MaxBufferTotal); each drop is counted by the cap hit
+//     (Stats.DroppedBy). Insertion is a binary search into a double-ended
+//     window, so reordering in either direction costs O(log n). Overlaps:
+//     first seen bytes win. When a cap is hit, or the peer acknowledges bytes the
 //     capture never saw, the hole becomes a Gap event and Framer.Gap, and
 //     the framer resynchronises.
 //   - Connections close on FIN from both sides, RST, idle timeout (packet

@@ -171,6 +171,11 @@ type Stats struct {
 	Malformed       uint64 // protocol violations (framing errors and Validate findings)
 	ReassemblyGaps  uint64 // holes declared in a TCP stream
 	Dropped         uint64 // frames with truncated headers, out-of-order segments that hit a buffer cap
+	// DroppedBy splits Dropped by reason: "short" (truncated headers),
+	// "ooo_segments" (the per-direction segment count cap),
+	// "ooo_flow_buffer" (MaxFlowBuffer), "ooo_total_buffer"
+	// (MaxBufferTotal). Reasons with no drop are absent.
+	DroppedBy       map[string]uint64
 	Evicted         uint64 // connections evicted because the table was full
 	NonIP           uint64 // frames that are not IPv4/IPv6
 	Fragments       uint64 // IP fragments (counted, not reassembled)
@@ -288,7 +293,7 @@ func (p *Pipeline) Stats() Stats {
 	p.mu.Lock()
 	engines := append([]*engine(nil), p.all...)
 	p.mu.Unlock()
-	s := Stats{MalformedByRule: map[string]uint64{}}
+	s := Stats{MalformedByRule: map[string]uint64{}, DroppedBy: map[string]uint64{}}
 	for _, e := range engines {
 		e.addStats(&s)
 	}
@@ -354,6 +359,9 @@ func (pb *published) addTo(s *Stats) {
 	s.NonIP += d.nonIP
 	s.Fragments += d.fragments
 	s.Dropped += d.short
+	if d.short > 0 {
+		s.DroppedBy["short"] += d.short
+	}
 	if !d.first.IsZero() && (s.FirstTime.IsZero() || d.first.Before(s.FirstTime)) {
 		s.FirstTime = d.first
 	}
@@ -366,6 +374,11 @@ func (pb *published) addTo(s *Stats) {
 	s.Malformed += pb.app.Malformed
 	s.ReassemblyGaps += c.gaps
 	s.Dropped += c.dropped
+	for i, v := range c.dropBy {
+		if v > 0 {
+			s.DroppedBy[dropNames[i]] += v
+		}
+	}
 	s.Evicted += c.evicted
 	s.TLSConnections += c.tls
 	for i, v := range pb.app.ByType {

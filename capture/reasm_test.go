@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -22,7 +24,8 @@ type seg struct {
 func newLimits(maxFlow, maxTotal int) *reasmLimits {
 	var total int
 	var dropped uint64
-	return &reasmLimits{maxFlow: maxFlow, maxTotal: maxTotal, total: &total, pool: &segPool{}, dropped: &dropped}
+	var dropBy [dropReasons]uint64
+	return &reasmLimits{maxFlow: maxFlow, maxTotal: maxTotal, maxSegs: maxOOOSegments, total: &total, pool: &segPool{}, dropped: &dropped, dropBy: &dropBy}
 }
 
 func TestReassembly(t *testing.T) {
@@ -149,5 +152,97 @@ func TestSegPool(t *testing.T) {
 	}
 	if big := p.get(1 << 20); len(big) != 1<<20 {
 		t.Errorf("len %d", len(big))
+	}
+}
+
+// TestReassemblyReversedBounded: one-byte segments in reverse order behind
+// a hole (issue 12, item 2). Before, all 4,999 were buffered (and each
+// insertion walked and moved the whole buffer); now at most
+// maxOOOSegments (1024) are held, the hole before them is given up as a
+// gap and the rest, now behind the stream, are ignored.
+func TestReassemblyReversedBounded(t *testing.T) {
+	const n = 5000
+	lim := newLimits(1<<30, 1<<30)
+	var h half
+	var out recSink
+	h.segment(0, []byte{'x'}, false, lim, &out)
+	most := 0
+	for k := n - 1; k >= 1; k-- {
+		h.segment(uint32(k), []byte{'x'}, false, lim, &out)
+		most = max(most, len(h.ooo))
+	}
+	if most > 1024 {
+		t.Fatalf("%d segments buffered in one direction, want at most 1024", most)
+	}
+	want := "x[gap 3975]" + strings.Repeat("x", 1024)
+	if got := out.b.String(); got != want {
+		t.Errorf("delivered %.40q… (%d bytes), want %.40q… (%d bytes)", got, len(got), want, len(want))
+	}
+}
+
+// TestReassemblyDropReasons checks the drop counters by cap.
+func TestReassemblyDropReasons(t *testing.T) {
+	lim := newLimits(1<<30, 1<<30)
+	lim.maxSegs = 3
+	var h half
+	var out recSink
+	h.segment(0, []byte("a"), false, lim, &out)
+	for _, k := range []uint32{9, 7, 5, 3} { // the 4th buffered segment is one too many
+		h.segment(k, []byte("z"), false, lim, &out)
+	}
+	if *lim.dropped != 1 || lim.dropBy[dropSegments] != 1 {
+		t.Errorf("dropped %d, by segments %d; want 1, 1", *lim.dropped, lim.dropBy[dropSegments])
+	}
+	// the hole before 5 given up: 5 delivered, 7 and 9 still buffered
+	if got := out.b.String(); got != "a[gap 4]z" {
+		t.Errorf("delivered %q", got)
+	}
+	if len(h.ooo) != 2 {
+		t.Errorf("%d segments still buffered, want 2", len(h.ooo))
+	}
+}
+
+// TestReassemblyWindow drives insertAt's double-ended window through
+// inserts at the front, the back and the middle against a plain sorted
+// slice.
+func TestReassemblyWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for iter := 0; iter < 200; iter++ {
+		lim := newLimits(1<<30, 1<<30)
+		lim.maxSegs = 1 << 20
+		var h half
+		var out recSink
+		h.segment(0, []byte("a"), false, lim, &out)
+		var want []uint32
+		used := map[uint32]bool{}
+		for k := 0; k < 300; k++ {
+			var s uint32
+			switch rng.IntN(3) {
+			case 0:
+				s = 2 + uint32(rng.IntN(100000))*2
+			case 1:
+				s = 2 + uint32(k)*2
+			default:
+				s = 200000 - uint32(k)*2
+			}
+			if used[s] {
+				continue
+			}
+			used[s] = true
+			h.segment(s, []byte("b"), false, lim, &out)
+			i, _ := slices.BinarySearch(want, s)
+			want = slices.Insert(want, i, s)
+			var got []uint32
+			for _, sg := range h.ooo {
+				got = append(got, sg.seq)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("iteration %d step %d: buffered %v, want %v", iter, k, got, want)
+			}
+		}
+		h.release(lim)
+		if *lim.total != 0 {
+			t.Fatalf("total %d after release", *lim.total)
+		}
 	}
 }

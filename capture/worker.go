@@ -35,6 +35,7 @@ type dirSink struct {
 // them. The MQTT counts are the session layer's (session.Counters).
 type counters struct {
 	tcpFlows, gaps, dropped, evicted, tls uint64
+	dropBy                                [dropReasons]uint64 // dropped by reason
 }
 
 // emitter receives a worker's events. phase and tie order events of one
@@ -81,7 +82,9 @@ func newWorker(o *Options, pl *Plan, out emitter) *worker {
 		maxTotal: pl.MaxBufferTotal,
 		total:    &w.total,
 		pool:     &w.pool,
+		maxSegs:  maxOOOSegments,
 		dropped:  &w.st.dropped,
+		dropBy:   &w.st.dropBy,
 	}
 	w.sink.w = w
 	w.phase = 1
@@ -294,9 +297,11 @@ func (w *worker) remove(c *conn) {
 		c.half[i].release(&w.lim)
 	}
 	w.app.End(&c.app)
-	ooo0, ooo1 := c.half[0].ooo[:0], c.half[1].ooo[:0]
+	back0, back1 := c.half[0].back, c.half[1].back
 	*c = conn{}
-	c.half[0].ooo, c.half[1].ooo = ooo0, ooo1
+	c.half[0].back, c.half[1].back = back0, back1
+	c.half[0].resetWindow()
+	c.half[1].resetWindow()
 	w.free = append(w.free, c)
 }
 
