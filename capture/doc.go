@@ -26,7 +26,8 @@
 //     compares it with gopacket's reassembly): in-order data goes to the framer without a copy; out-of-order
 //     segments are copied into pooled buffers, capped per direction
 //     (MaxFlowBuffer, and 1,024 segments whatever their size) and per
-//     worker (MaxBufferTotal); each drop is counted by the cap hit
+//     worker (MaxBufferTotal); the caps count the memory held (buffer
+//     capacity and bookkeeping), not payload bytes; each drop is counted by the cap hit
 //     (Stats.DroppedBy). Insertion is a binary search into a double-ended
 //     window, so reordering in either direction costs O(log n). Overlaps:
 //     first seen bytes win. When a cap is hit, or the peer acknowledges bytes the

@@ -46,11 +46,15 @@ type Options struct {
 	// recently active one is evicted (event.CloseEvicted). Split evenly
 	// over the shards.
 	MaxFlows int
-	// MaxFlowBuffer caps the out-of-order bytes buffered per direction and
-	// the framer's partial-packet buffer (0: 256 KiB).
+	// MaxFlowBuffer caps the memory out-of-order segments hold per
+	// direction (0: 256 KiB) — each segment's pooled buffer, a power of two
+	// of at least 256 bytes, and its bookkeeping, not its payload bytes —
+	// and the framer's partial-packet buffer. At most 1,024 segments are
+	// buffered per direction whatever this allows.
 	MaxFlowBuffer int
-	// MaxBufferTotal caps out-of-order bytes over all flows (0: 256 MiB),
-	// split evenly over the shards.
+	// MaxBufferTotal caps the memory out-of-order segments hold over all
+	// flows, counted as for MaxFlowBuffer (0: 256 MiB), split evenly over
+	// the shards.
 	MaxBufferTotal int
 	// IdleTimeout closes connections without a segment for this long in
 	// packet time (0: 10 minutes).

@@ -1,5 +1,7 @@
 package capture
 
+import "unsafe"
+
 // A purpose-built reassembler instead of gopacket's reassembly package:
 // BenchmarkReasmGopacket (reasm_bench_test.go) runs the same frames
 // through gopacket/reassembly + MQTT framing, and the whole capture
@@ -74,8 +76,20 @@ var dropNames = [dropReasons]string{"ooo_segments", "ooo_flow_buffer", "ooo_tota
 // far below this.
 const maxOOOSegments = 1024
 
-// cost is what buffering n bytes counts against the caps.
-func (lim *reasmLimits) cost(n int) int { return n }
+// segOverhead is the bookkeeping a buffered segment holds besides its
+// buffer: its slot in the window (h.back), which keeps up to three more
+// slots free (see insertAt and drain).
+const segOverhead = 4 * int(unsafe.Sizeof(oooSeg{}))
+
+// cost is the memory buffering n bytes as one segment holds, which the
+// caps count: the pooled buffer (a power of two of at least 256 bytes) and
+// the segment's bookkeeping. Counting payload bytes instead let a one-byte
+// segment hold 256 + 56 bytes for every byte counted, so a 256 MiB cap
+// admitted tens of GB.
+func (lim *reasmLimits) cost(n int) int { return segBufSize(n) + segOverhead }
+
+// segCost is the memory sg holds: cost(len(sg.data)).
+func segCost(sg *oooSeg) int { return cap(sg.buf) + segOverhead }
 
 // rel returns seq relative to h.next as a signed distance.
 func (h *half) rel(seq uint32) int64 { return int64(int32(seq - h.next)) }
@@ -251,7 +265,7 @@ func (h *half) insertAt(i int, seq uint32, data []byte, lim *reasmLimits) {
 	front := i < n-i
 	if front && h.lo == 0 || !front && h.lo+n == len(h.back) {
 		if len(h.back) < 2*(n+1) {
-			nb := make([]oooSeg, max(8, 4*(n+1)))
+			nb := make([]oooSeg, max(8, 2*(n+1)))
 			lo := (len(nb) - n) / 2
 			copy(nb[lo:], h.ooo)
 			clear(h.back)
@@ -275,8 +289,9 @@ func (h *half) insertAt(i int, seq uint32, data []byte, lim *reasmLimits) {
 	}
 	h.back[h.lo+i] = sg
 	h.ooo = h.back[h.lo : h.lo+n+1]
-	h.oooBytes += lim.cost(k)
-	*lim.total += lim.cost(k)
+	c := segCost(&h.back[h.lo+i])
+	h.oooBytes += c
+	*lim.total += c
 }
 
 // drain delivers buffered segments that have become contiguous.
@@ -293,7 +308,7 @@ func (h *half) drain(out streamSink, lim *reasmLimits) {
 			out.deliver(data)
 			h.next += uint32(len(data))
 		}
-		c := lim.cost(len(sg.data))
+		c := segCost(sg)
 		h.oooBytes -= c
 		*lim.total -= c
 		lim.pool.put(sg.buf)
@@ -303,8 +318,17 @@ func (h *half) drain(out streamSink, lim *reasmLimits) {
 		clear(h.ooo[:n])
 		h.lo += n
 		h.ooo = h.ooo[n:]
-		if len(h.ooo) == 0 {
+		switch {
+		case len(h.ooo) == 0:
 			h.resetWindow()
+		case len(h.back) > 16 && len(h.back) > 4*len(h.ooo):
+			// mostly empty: shrink, so the window stays within the
+			// four slots per segment that segOverhead counts
+			nb := make([]oooSeg, 2*(len(h.ooo)+1))
+			lo := (len(nb) - len(h.ooo)) / 2
+			copy(nb[lo:], h.ooo)
+			h.back, h.lo = nb, lo
+			h.ooo = nb[lo : lo+len(h.ooo)]
 		}
 	}
 }
@@ -313,7 +337,7 @@ func (h *half) drain(out streamSink, lim *reasmLimits) {
 // burst of reordering should not pin its bookkeeping for the life of the
 // connection.
 func (h *half) resetWindow() {
-	if len(h.back) > 64 {
+	if len(h.back) > 16 {
 		h.back = nil
 	}
 	h.lo = len(h.back) / 2
@@ -369,7 +393,7 @@ func (h *half) flush(out streamSink, lim *reasmLimits) {
 // release returns the buffers without delivering them.
 func (h *half) release(lim *reasmLimits) {
 	for i := range h.ooo {
-		*lim.total -= lim.cost(len(h.ooo[i].data))
+		*lim.total -= segCost(&h.ooo[i])
 		lim.pool.put(h.ooo[i].buf)
 	}
 	clear(h.ooo)
@@ -379,15 +403,19 @@ func (h *half) release(lim *reasmLimits) {
 }
 
 // segPool recycles out-of-order segment buffers in power-of-two size
-// classes so that steady-state reordering does not allocate.
+// classes so that steady-state reordering does not allocate. What it keeps
+// free is bounded (segMaxFree per class, segMaxFreeBytes in all) and not
+// counted against the buffer caps.
 type segPool struct {
-	free [segClasses][][]byte
+	free      [segClasses][][]byte
+	freeBytes int
 }
 
 const (
-	segMinShift = 8 // 256 bytes
-	segClasses  = 9 // up to 64 KiB
-	segMaxFree  = 1024
+	segMinShift     = 8 // 256 bytes
+	segClasses      = 9 // up to 64 KiB
+	segMaxFree      = 1024
+	segMaxFreeBytes = 4 << 20
 )
 
 func segClass(n int) int {
@@ -398,6 +426,14 @@ func segClass(n int) int {
 	return c
 }
 
+// segBufSize is the capacity of the buffer get(n) returns.
+func segBufSize(n int) int {
+	if c := segClass(n); c < segClasses {
+		return 1 << (segMinShift + c)
+	}
+	return n
+}
+
 func (p *segPool) get(n int) []byte {
 	c := segClass(n)
 	if c >= segClasses {
@@ -405,7 +441,9 @@ func (p *segPool) get(n int) []byte {
 	}
 	if l := len(p.free[c]); l > 0 {
 		b := p.free[c][l-1]
+		p.free[c][l-1] = nil
 		p.free[c] = p.free[c][:l-1]
+		p.freeBytes -= cap(b)
 		return b
 	}
 	return make([]byte, 1<<(segMinShift+c))
@@ -413,8 +451,9 @@ func (p *segPool) get(n int) []byte {
 
 func (p *segPool) put(b []byte) {
 	c := segClass(cap(b))
-	if c >= segClasses || cap(b) != 1<<(segMinShift+c) || len(p.free[c]) >= segMaxFree {
+	if c >= segClasses || cap(b) != 1<<(segMinShift+c) || len(p.free[c]) >= segMaxFree || p.freeBytes+cap(b) > segMaxFreeBytes {
 		return
 	}
 	p.free[c] = append(p.free[c], b[:cap(b)])
+	p.freeBytes += cap(b)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestReassembly(t *testing.T) {
 		{name: "fin after data", segs: []seg{{isn, "ab", false}, {isn + 2, "", true}}, want: "ab", finDone: true},
 		{name: "fin before missing data", segs: []seg{{isn, "a", false}, {isn + 2, "c", true}}, want: "a", buffered: 1},
 		{name: "fin after hole filled", segs: []seg{{isn, "a", false}, {isn + 2, "c", true}, {isn + 1, "b", false}}, want: "abc", finDone: true},
-		{name: "cap: hole given up", maxFlow: 4, segs: []seg{{isn, "a", false}, {isn + 3, "dddd", false}, {isn + 7, "e", false}}, want: "a[gap 2]dddde"},
+		{name: "cap: hole given up", maxFlow: segBufSize(4) + segOverhead, segs: []seg{{isn, "a", false}, {isn + 3, "dddd", false}, {isn + 7, "e", false}}, want: "a[gap 2]dddde"},
 		{name: "cap: oversize segment delivered after a gap", maxFlow: 2, segs: []seg{{isn, "a", false}, {isn + 5, "fghij", false}}, want: "a[gap 4]fghij"},
 		{name: "old segment far behind ignored", segs: []seg{{isn, "ab", false}, {isn - 1000, "zz", false}}, want: "ab"},
 	}
@@ -70,8 +71,13 @@ func TestReassembly(t *testing.T) {
 			if h.finDone != tt.finDone {
 				t.Errorf("finDone %v, want %v", h.finDone, tt.finDone)
 			}
-			if h.oooBytes != tt.buffered || *lim.total != tt.buffered {
-				t.Errorf("buffered %d (total %d), want %d", h.oooBytes, *lim.total, tt.buffered)
+			held, cost := 0, 0
+			for i := range h.ooo {
+				held += len(h.ooo[i].data)
+				cost += cap(h.ooo[i].buf) + segOverhead
+			}
+			if held != tt.buffered || h.oooBytes != cost || *lim.total != cost {
+				t.Errorf("buffered %d bytes costing %d (accounted %d, total %d), want %d bytes", held, cost, h.oooBytes, *lim.total, tt.buffered)
 			}
 			h.flush(&out, lim)
 			h.release(lim)
@@ -83,7 +89,8 @@ func TestReassembly(t *testing.T) {
 }
 
 func TestReassemblyTotalCap(t *testing.T) {
-	lim := newLimits(100, 6)
+	c := segBufSize(4) + segOverhead // what a small segment costs
+	lim := newLimits(100*c, c+c/2)
 	var a, b half
 	var outA, outB recSink
 	a.segment(0, []byte("x"), false, lim, &outA)
@@ -93,8 +100,8 @@ func TestReassemblyTotalCap(t *testing.T) {
 	if got := outB.b.String(); got != "x[gap 4]yyy" {
 		t.Errorf("b delivered %q", got)
 	}
-	if *lim.total != 4 {
-		t.Errorf("total %d, want 4", *lim.total)
+	if *lim.total != c {
+		t.Errorf("total %d, want %d", *lim.total, c)
 	}
 }
 
@@ -245,4 +252,51 @@ func TestReassemblyWindow(t *testing.T) {
 			t.Fatalf("total %d after release", *lim.total)
 		}
 	}
+}
+
+// TestReassemblyMemoryCap: the caps count the memory held, not payload
+// bytes (issue 12, item 3). 400 directions each get 1,000 one-byte
+// segments in reverse order behind a hole, under an 8 MiB total cap.
+// Before, 399,600 bytes were accounted for ~125 MB of buffers and
+// bookkeeping; now the heap held stays within the cap (plus the pool's
+// bounded free lists), and the accounting equals the buffers' capacity
+// plus the per-segment overhead.
+func TestReassemblyMemoryCap(t *testing.T) {
+	const flows, segs, maxTotal = 400, 1000, 8 << 20
+	lim := newLimits(1<<30, maxTotal)
+	halves := make([]half, flows)
+	var out recSink
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for f := range halves {
+		h := &halves[f]
+		h.segment(0, []byte{'x'}, false, lim, &out)
+		for k := segs; k >= 2; k-- {
+			h.segment(uint32(k), []byte{'x'}, false, lim, &out)
+		}
+		out.b.Reset()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	held := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	const slack = segMaxFreeBytes + 1<<20 // the pool's free lists, the halves themselves
+	if held > maxTotal+slack {
+		t.Errorf("heap grew by %d bytes, want at most %d (the %d-byte cap plus %d)", held, maxTotal+slack, maxTotal, slack)
+	}
+	sum := 0
+	for f := range halves {
+		h := &halves[f]
+		for i := range h.ooo {
+			sum += cap(h.ooo[i].buf) + segOverhead
+		}
+		if len(h.back) > 4*len(h.ooo) && len(h.back) > 16 {
+			t.Fatalf("flow %d: window of %d slots for %d segments", f, len(h.back), len(h.ooo))
+		}
+	}
+	if sum != *lim.total || sum > maxTotal {
+		t.Errorf("buffers and bookkeeping %d bytes, accounted %d, cap %d", sum, *lim.total, maxTotal)
+	}
+	t.Logf("heap +%d bytes, accounted %d, cap %d", held, *lim.total, maxTotal)
+	runtime.KeepAlive(halves)
 }
