@@ -217,6 +217,29 @@ func craftedCases() []craftedCase {
 			slices.Reverse(c.segs[first:])
 			return c.send(true, msgPing).send(false, []byte{0xd0, 0}).send(true, msgDisc).fin().segs
 		}, want: []string{"CONNECT", "CONNACK", "gap c>s", "PINGREQ", "PINGRESP", "DISCONNECT", "tcp_close fin"}},
+		{name: "overlap chimera", file: "chimera.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
+			// issue 12, item 5: with the first byte of a PUBLISH missing,
+			// copies of the rest arrive with other bytes; first seen wins
+			// byte by byte (topic "a/y", payload "evl": neither copy) and
+			// the fourth conflicting copy reports the stream malformed.
+			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack).send(true, msgPublish)
+			pub := c.segs[len(c.segs)-1]
+			c.segs = c.segs[:len(c.segs)-1]
+			part := func(off int, data []byte) capturetest.Segment {
+				sg := pub
+				sg.Seq = pub.Seq + uint32(off)
+				sg.Payload = data
+				return sg
+			}
+			c.segs = append(c.segs,
+				part(1, msgPublish[1:6]),    // length, topic length, "a/"
+				part(1, msgPublishX[1:]),    // conflict 1: "x/" differs; adds "y", id, "evl"
+				part(4, []byte("zzzzzzzz")), // conflict 2
+				part(5, []byte("qqqq")),     // conflict 3
+				part(6, []byte("rrrrrr")),   // conflict 4: malformed
+				part(0, msgPublish[:1]))     // the hole filled: the chimera is delivered
+			return c.send(false, msgPuback).send(true, msgDisc).fin().segs
+		}, want: []string{"CONNECT", "CONNACK", "malformed c>s ? mqtt: malformed tcp stream at offset 0 [stream-overlap-conflict]", "topic=a/y qos=1 id=2 payload=3", "PUBACK", "DISCONNECT"}},
 		{name: "tls port", file: "tls.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			return newConv(cliAddr, "198.51.100.1:8883").handshake().
 				send(true, []byte{0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0}).send(false, []byte{0x16, 3, 3, 0, 1, 2}).fin().segs

@@ -29,8 +29,23 @@
 //     worker (MaxBufferTotal); the caps count the memory held (buffer
 //     capacity and bookkeeping), not payload bytes; each drop is counted by the cap hit
 //     (Stats.DroppedBy). Insertion is a binary search into a double-ended
-//     window, so reordering in either direction costs O(log n). Overlaps:
-//     first seen bytes win. When a cap is hit, or the peer acknowledges bytes the
+//     window, so reordering in either direction costs O(log n).
+//   - Overlaps: first seen bytes win, byte by byte, whatever the hosts —
+//     Suricata's stream policy "first" (its per-host host-os-policy
+//     defaults to "bsd", where a segment starting before a buffered one
+//     wins its leading overlap, and offers linux, windows, solaris, last
+//     and others). The operating system of the broker is not known here
+//     and guessing it is itself steerable, so instead of choosing a
+//     policy per host the disagreement is made visible: a segment whose
+//     bytes differ from those buffered for the same range is counted
+//     (Stats.OverlapConflicts), and the fourth in one direction emits a
+//     Malformed event with rule "stream-overlap-conflict"
+//     (RuleOverlapConflict), which detection counts as a malformed packet
+//     of the sender — like Suricata's stream event
+//     reassembly_overlap_different_data, except that Suricata raises it on
+//     every conflict. Only buffered bytes are compared: a retransmission
+//     of bytes already delivered is dropped unexamined, since the in-order
+//     path hands bytes on without keeping a copy. When a cap is hit, or the peer acknowledges bytes the
 //     capture never saw, the hole becomes a Gap event and Framer.Gap, and
 //     the framer resynchronises.
 //   - Connections close on FIN from both sides, RST, idle timeout (packet

@@ -179,15 +179,19 @@ type Stats struct {
 	// "ooo_segments" (the per-direction segment count cap),
 	// "ooo_flow_buffer" (MaxFlowBuffer), "ooo_total_buffer"
 	// (MaxBufferTotal). Reasons with no drop are absent.
-	DroppedBy       map[string]uint64
-	Evicted         uint64 // connections evicted because the table was full
-	NonIP           uint64 // frames that are not IPv4/IPv6
-	Fragments       uint64 // IP fragments (counted, not reassembled)
-	TLSConnections  uint64 // connections on a TLS port
-	MQTTByType      [16]uint64
-	MalformedByRule map[string]uint64 // rule id → count
-	FirstTime       time.Time         // first packet time
-	LastTime        time.Time         // last packet time
+	DroppedBy map[string]uint64
+	Evicted   uint64 // connections evicted because the table was full
+	// OverlapConflicts counts segments whose bytes differed from those
+	// buffered for the same sequence range (first seen kept); a direction
+	// with more than 3 is reported malformed (RuleOverlapConflict).
+	OverlapConflicts uint64
+	NonIP            uint64 // frames that are not IPv4/IPv6
+	Fragments        uint64 // IP fragments (counted, not reassembled)
+	TLSConnections   uint64 // connections on a TLS port
+	MQTTByType       [16]uint64
+	MalformedByRule  map[string]uint64 // rule id → count
+	FirstTime        time.Time         // first packet time
+	LastTime         time.Time         // last packet time
 }
 
 // Pipeline turns frames into MQTT events for one Handler. ReplayFile,
@@ -384,6 +388,7 @@ func (pb *published) addTo(s *Stats) {
 		}
 	}
 	s.Evicted += c.evicted
+	s.OverlapConflicts += c.overlapConflicts
 	s.TLSConnections += c.tls
 	for i, v := range pb.app.ByType {
 		s.MQTTByType[i] += v

@@ -1,6 +1,9 @@
 package capture
 
-import "unsafe"
+import (
+	"bytes"
+	"unsafe"
+)
 
 // A purpose-built reassembler instead of gopacket's reassembly package:
 // BenchmarkReasmGopacket (reasm_bench_test.go) runs the same frames
@@ -22,6 +25,7 @@ import "unsafe"
 type streamSink interface {
 	deliver(data []byte) // data is valid only during the call
 	gap(n int)           // n bytes were never seen
+	overlap()            // a segment's bytes differed from those buffered for the same range
 }
 
 // oooSeg is one buffered out-of-order segment.
@@ -33,17 +37,18 @@ type oooSeg struct {
 
 // half is the reassembly state of one direction of a TCP connection.
 type half struct {
-	init     bool   // next is valid
-	next     uint32 // next sequence number to deliver
-	fin      bool   // FIN seen at finSeq
-	finSeq   uint32
-	finDone  bool     // every byte up to the FIN was delivered
-	ooo      []oooSeg // sorted, non-overlapping: back[lo:lo+len(ooo)]
-	back     []oooSeg
-	lo       int
-	oooBytes int    // what the buffered segments cost (reasmLimits.cost)
-	peerAck  uint32 // highest acknowledgement of this direction by the peer
-	ackSeen  bool
+	init      bool   // next is valid
+	next      uint32 // next sequence number to deliver
+	fin       bool   // FIN seen at finSeq
+	finSeq    uint32
+	finDone   bool     // every byte up to the FIN was delivered
+	ooo       []oooSeg // sorted, non-overlapping: back[lo:lo+len(ooo)]
+	conflicts int      // segments whose bytes differed from those buffered (streamSink.overlap)
+	back      []oooSeg
+	lo        int
+	oooBytes  int    // what the buffered segments cost (reasmLimits.cost)
+	peerAck   uint32 // highest acknowledgement of this direction by the peer
+	ackSeen   bool
 }
 
 // reasmLimits are the caps shared by a worker's halves.
@@ -152,7 +157,7 @@ func (h *half) insert(seq uint32, data []byte, lim *reasmLimits, out streamSink)
 			data = data[-d:]
 			seq = h.next
 		}
-		pieces, cost := h.place(seq, data, lim, false)
+		pieces, cost, _ := h.place(seq, data, lim, false)
 		why := h.over(pieces, cost, lim)
 		if why < 0 {
 			break
@@ -177,7 +182,10 @@ func (h *half) insert(seq uint32, data []byte, lim *reasmLimits, out streamSink)
 		h.skipToFirst(out, lim)
 		h.drain(out, lim)
 	}
-	h.place(seq, data, lim, true)
+	if _, _, conflict := h.place(seq, data, lim, true); conflict {
+		h.conflicts++
+		out.overlap()
+	}
 }
 
 // over says which cap buffering pieces new segments costing cost would
@@ -198,8 +206,9 @@ func (h *half) over(pieces, cost int, lim *reasmLimits) int {
 
 // place walks the buffered segments overlapping [seq, seq+len(data)) and
 // returns the pieces of it not yet buffered and what they would cost;
-// with commit it buffers them.
-func (h *half) place(seq uint32, data []byte, lim *reasmLimits, commit bool) (pieces, cost int) {
+// with commit it buffers them and reports whether the overlapping part
+// differs from what is buffered (the buffered bytes are kept).
+func (h *half) place(seq uint32, data []byte, lim *reasmLimits, commit bool) (pieces, cost int, conflict bool) {
 	s := h.rel(seq)
 	e := s + int64(len(data))
 	i := h.search(s)
@@ -221,6 +230,9 @@ func (h *half) place(seq uint32, data []byte, lim *reasmLimits, commit bool) (pi
 				}
 				// [s, min(b, e)) is buffered already: first seen wins.
 				n := min(a+int64(len(sg.data)), e) - s
+				if commit && !conflict && !bytes.Equal(data[:n], sg.data[s-a:s-a+n]) {
+					conflict = true
+				}
 				data = data[n:]
 				s += n
 				i++
@@ -234,7 +246,7 @@ func (h *half) place(seq uint32, data []byte, lim *reasmLimits, commit bool) (pi
 		}
 		break
 	}
-	return pieces, cost
+	return pieces, cost, conflict
 }
 
 // search returns the index of the first buffered segment ending after s

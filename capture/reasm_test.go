@@ -11,10 +11,14 @@ import (
 )
 
 // recSink records delivered bytes, gaps as "[gap N]".
-type recSink struct{ b bytes.Buffer }
+type recSink struct {
+	b         bytes.Buffer
+	conflicts int
+}
 
 func (r *recSink) deliver(d []byte) { r.b.Write(d) }
 func (r *recSink) gap(n int)        { fmt.Fprintf(&r.b, "[gap %d]", n) }
+func (r *recSink) overlap()         { r.conflicts++ }
 
 type seg struct {
 	seq  uint32
@@ -299,4 +303,30 @@ func TestReassemblyMemoryCap(t *testing.T) {
 	}
 	t.Logf("heap +%d bytes, accounted %d, cap %d", held, *lim.total, maxTotal)
 	runtime.KeepAlive(halves)
+}
+
+// TestReassemblyOverlapConflicts: a segment whose overlap with buffered
+// bytes differs is reported once (issue 12, item 5); identical
+// retransmissions and new bytes are not.
+func TestReassemblyOverlapConflicts(t *testing.T) {
+	lim := newLimits(1<<20, 1<<30)
+	var h half
+	var out recSink
+	h.segment(0, []byte("a"), false, lim, &out)
+	h.segment(2, []byte("cdef"), false, lim, &out)
+	h.segment(2, []byte("cdef"), false, lim, &out) // identical copy
+	h.segment(4, []byte("efgh"), false, lim, &out) // agrees, adds "gh"
+	if out.conflicts != 0 || h.conflicts != 0 {
+		t.Fatalf("%d conflicts for agreeing copies", out.conflicts)
+	}
+	h.segment(3, []byte("XYZW"), false, lim, &out) // differs over 3 buffered ranges: one conflict
+	h.segment(9, []byte("i"), false, lim, &out)
+	h.segment(8, []byte("HI"), false, lim, &out) // "H" new, "I" differs
+	if out.conflicts != 2 || h.conflicts != 2 {
+		t.Errorf("%d conflicts (half %d), want 2", out.conflicts, h.conflicts)
+	}
+	h.segment(1, []byte("b"), false, lim, &out)
+	if got := out.b.String(); got != "abcdefghHi" {
+		t.Errorf("delivered %q, want first seen bytes", got)
+	}
 }
