@@ -16,6 +16,11 @@
 // in-order bytes. It does not interpret behaviour; detect does.
 //
 // Design notes:
+//   - Capture files are checked on their way to pcapgo (fileguard.go): a
+//     record larger than MaxRecord (256 KiB), a pcapng block larger than
+//     4 MiB or more than MaxInterfaces (1,024) interfaces in a section
+//     stop the replay with an error naming the file and the offset
+//     (ErrLimit) before pcapgo allocates for the length it read.
 //   - MQTT is recognised on the configured ports (default 1883, 8883, from
 //     internal/defaults) and on any port whose client stream starts with
 //     CONNECT (protocol name MQTT or MQIsdp); on other ports the connection
