@@ -56,7 +56,11 @@
 //   - Connections close on FIN from both sides, RST, idle timeout (packet
 //     time; swept every min(1 s, IdleTimeout/4)), eviction when MaxFlows is
 //     reached (the least recently active of 32 sampled), or Flush at the
-//     end of input (CloseEOF). IP fragments are counted, not reassembled.
+//     end of input (CloseEOF).
+//   - IPv4 fragments are reassembled by the reader (defrag.go: Linux's
+//     policy, overlaps discard the datagram and are counted, 30 s timeout
+//     on packet time, at most 1,024 datagrams and 4 MiB); IPv6 fragments
+//     are counted (Stats.Fragments) and dropped.
 //   - Workers: flows are hashed symmetrically to N workers. With N = 1
 //     everything runs on the caller's goroutine and events go straight to
 //     the handler; with N > 1 the reader copies payloads into reused

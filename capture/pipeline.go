@@ -174,7 +174,7 @@ type Stats struct {
 	MQTTPackets     uint64 // control packets decoded
 	Malformed       uint64 // protocol violations (framing errors and Validate findings)
 	ReassemblyGaps  uint64 // holes declared in a TCP stream
-	Dropped         uint64 // frames with truncated headers, out-of-order segments that hit a buffer cap
+	Dropped         uint64 // frames with truncated headers, out-of-order segments that hit a buffer cap, IPv4 datagrams whose fragments were dropped
 	// DroppedBy splits Dropped by reason: "short" (truncated headers),
 	// "ooo_segments" (the per-direction segment count cap),
 	// "ooo_flow_buffer" (MaxFlowBuffer), "ooo_total_buffer"
@@ -186,7 +186,15 @@ type Stats struct {
 	// with more than 3 is reported malformed (RuleOverlapConflict).
 	OverlapConflicts uint64
 	NonIP            uint64 // frames that are not IPv4/IPv6
-	Fragments        uint64 // IP fragments (counted, not reassembled)
+	Fragments        uint64 // IP fragments read (IPv4 ones reassembled, IPv6 ones dropped)
+	// Reassembled counts IPv4 datagrams rebuilt from fragments;
+	// FragmentOverlaps the datagrams discarded for overlapping fragments
+	// (also DroppedBy "fragment_overlap"). DroppedBy "fragment_timeout",
+	// "fragment_cap" and "fragment_invalid" count datagrams expired after
+	// 30 s of packet time, evicted from the bounded cache, and fragments
+	// with impossible offsets or lengths.
+	Reassembled      uint64
+	FragmentOverlaps uint64
 	TLSConnections   uint64 // connections on a TLS port
 	MQTTByType       [16]uint64
 	MalformedByRule  map[string]uint64 // rule id → count
@@ -330,6 +338,7 @@ type published struct {
 // dispCounters are counted by the goroutine reading the source.
 type dispCounters struct {
 	packets, bytes, nonIP, fragments, short uint64
+	frag                                    fragCounters
 	first, last                             time.Time
 }
 
@@ -369,6 +378,14 @@ func (pb *published) addTo(s *Stats) {
 	s.Dropped += d.short
 	if d.short > 0 {
 		s.DroppedBy["short"] += d.short
+	}
+	s.Dropped += d.frag.overlaps + d.frag.timeouts + d.frag.evicted + d.frag.invalid
+	s.Reassembled += d.frag.reassembled
+	s.FragmentOverlaps += d.frag.overlaps
+	for k, v := range map[string]uint64{"fragment_overlap": d.frag.overlaps, "fragment_timeout": d.frag.timeouts, "fragment_cap": d.frag.evicted, "fragment_invalid": d.frag.invalid} {
+		if v > 0 {
+			s.DroppedBy[k] += v
+		}
 	}
 	if !d.first.IsZero() && (s.FirstTime.IsZero() || d.first.Before(s.FirstTime)) {
 		s.FirstTime = d.first
