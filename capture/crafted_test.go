@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,7 @@ type craftedCase struct {
 	segs  func() []capturetest.Segment
 	// what the replay must show, checked in addition to the golden file
 	mixed   bool     // pcapng: a second session on an interface with link type Linux SLL
+	frag    int      // split IPv4 data segments into fragments of this many payload bytes (Ethernet only)
 	want    []string // substrings that must appear in order in the event lines
 	wantErr string   // substring of the replay error
 }
@@ -202,6 +204,56 @@ func craftedCases() []craftedCase {
 			b.handshake().send(true, msgConnect).send(false, msgConnack).send(true, msgDisc).fin()
 			return append(a.segs, b.segs...)
 		}, want: []string{"tcp_open", "CONNECT", "CONNACK", "tcp_close evicted", "tcp_open", "CONNECT", "CONNACK", "DISCONNECT", "tcp_close fin disconnect=true"}},
+		{name: "reversed one-byte segments", file: "reversed.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
+			// issue 12, item 2: a PUBLISH with a 3,000-byte payload sent
+			// one byte a segment, last byte first. At most maxOOOSegments
+			// are buffered; the hole before them becomes a gap, the framer
+			// resynchronises, the segments behind the stream are ignored.
+			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack)
+			pub := append([]byte{0x30, 0xbd, 0x17, 0, 3, 'a', '/', 'r'}, bytes.Repeat([]byte{'p'}, 3000)...) // PUBLISH QoS 0 "a/r", remaining length 3005
+			first := len(c.segs)
+			for _, b := range pub {
+				c.send(true, []byte{b})
+			}
+			slices.Reverse(c.segs[first:])
+			return c.send(true, msgPing).send(false, []byte{0xd0, 0}).send(true, msgDisc).fin().segs
+		}, want: []string{"CONNECT", "CONNACK", "gap c>s", "PINGREQ", "PINGRESP", "DISCONNECT", "tcp_close fin"}},
+		{name: "overlap chimera", file: "chimera.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
+			// issue 12, item 5: with the first byte of a PUBLISH missing,
+			// copies of the rest arrive with other bytes; first seen wins
+			// byte by byte (topic "a/y", payload "evl": neither copy) and
+			// the fourth conflicting copy reports the stream malformed.
+			c := newConv(cliAddr, srvAddr).handshake().send(true, msgConnect).send(false, msgConnack).send(true, msgPublish)
+			pub := c.segs[len(c.segs)-1]
+			c.segs = c.segs[:len(c.segs)-1]
+			part := func(off int, data []byte) capturetest.Segment {
+				sg := pub
+				sg.Seq = pub.Seq + uint32(off)
+				sg.Payload = data
+				return sg
+			}
+			c.segs = append(c.segs,
+				part(1, msgPublish[1:6]),    // length, topic length, "a/"
+				part(1, msgPublishX[1:]),    // conflict 1: "x/" differs; adds "y", id, "evl"
+				part(4, []byte("zzzzzzzz")), // conflict 2
+				part(5, []byte("qqqq")),     // conflict 3
+				part(6, []byte("rrrrrr")),   // conflict 4: malformed
+				part(0, msgPublish[:1]))     // the hole filled: the chimera is delivered
+			return c.send(false, msgPuback).send(true, msgDisc).fin().segs
+		}, want: []string{"CONNECT", "CONNACK", "malformed c>s ? mqtt: malformed tcp stream at offset 0 [stream-overlap-conflict]", "topic=a/y qos=1 id=2 payload=3", "PUBACK", "DISCONNECT"}},
+		{name: "ipv4 fragments", file: "fragments.pcap", link: layers.LinkTypeEthernet, frag: 16, segs: func() []capturetest.Segment {
+			// issue 12, item 6: 12 connections whose data segments are
+			// split into IPv4 fragments of 16 bytes (the TCP header itself
+			// spans two), every other datagram's fragments in reverse
+			// order. tshark decodes the 12 CONNECTs; replay must too.
+			var segs []capturetest.Segment
+			for i := range 12 {
+				c := newConv(fmt.Sprintf("192.0.2.%d:%d", 20+i, 41000+i), srvAddr).handshake().
+					send(true, msgConnect).send(false, msgConnack).send(true, msgDisc).fin()
+				segs = append(segs, c.segs...)
+			}
+			return segs
+		}, want: []string{"CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT", "CONNECT c>s"}},
 		{name: "tls port", file: "tls.pcap", link: layers.LinkTypeEthernet, segs: func() []capturetest.Segment {
 			return newConv(cliAddr, "198.51.100.1:8883").handshake().
 				send(true, []byte{0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0}).send(false, []byte{0x16, 3, 3, 0, 1, 2}).fin().segs
@@ -217,6 +269,14 @@ func writeCrafted(tc craftedCase) ([]byte, error) {
 	var cis []gopacket.CaptureInfo
 	for i, s := range tc.segs() {
 		f := capturetest.AppendFrame(nil, capturetest.FrameOptions{Link: tc.link, VLANs: tc.vlans}, &s)
+		if tc.frag > 0 && len(s.Payload) > 0 {
+			// every other datagram's fragments arrive last first
+			for k, ff := range fragmentFrame(f, tc.frag, uint16(1000+i), i%2 == 1) {
+				frames = append(frames, ff)
+				cis = append(cis, gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(i)*time.Millisecond + time.Duration(k)*time.Microsecond), CaptureLength: len(ff), Length: len(ff)})
+			}
+			continue
+		}
 		frames = append(frames, f)
 		cis = append(cis, gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)})
 	}
@@ -281,6 +341,41 @@ func writeCrafted(tc craftedCase) ([]byte, error) {
 		b = z.Bytes()
 	}
 	return b, nil
+}
+
+// fragmentFrame splits the IPv4 packet of an Ethernet frame into fragments
+// carrying size bytes (a multiple of 8) of its payload each, with IP id id.
+func fragmentFrame(f []byte, size int, id uint16, reverse bool) [][]byte {
+	eth, ip := f[:14], f[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	payload := ip[ihl:]
+	var out [][]byte
+	for off := 0; off < len(payload); off += size {
+		end := min(off+size, len(payload))
+		h := append([]byte(nil), ip[:ihl]...)
+		binary.BigEndian.PutUint16(h[2:4], uint16(ihl+end-off))
+		binary.BigEndian.PutUint16(h[4:6], id)
+		fl := uint16(off / 8)
+		if end < len(payload) {
+			fl |= 0x2000 // more fragments
+		}
+		binary.BigEndian.PutUint16(h[6:8], fl)
+		h[10], h[11] = 0, 0
+		var sum uint32
+		for i := 0; i < ihl; i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(h[i:]))
+		}
+		for sum > 0xffff {
+			sum = sum>>16 + sum&0xffff
+		}
+		binary.BigEndian.PutUint16(h[10:12], ^uint16(sum))
+		fr := append(append(append([]byte(nil), eth...), h...), payload[off:end]...)
+		out = append(out, fr)
+	}
+	if reverse {
+		slices.Reverse(out)
+	}
+	return out
 }
 
 // describe renders an event as one line for golden files and comparisons.

@@ -16,6 +16,11 @@
 // in-order bytes. It does not interpret behaviour; detect does.
 //
 // Design notes:
+//   - Capture files are checked on their way to pcapgo (fileguard.go): a
+//     record larger than MaxRecord (256 KiB), a pcapng block larger than
+//     4 MiB or more than MaxInterfaces (1,024) interfaces in a section
+//     stop the replay with an error naming the file and the offset
+//     (ErrLimit) before pcapgo allocates for the length it read.
 //   - MQTT is recognised on the configured ports (default 1883, 8883, from
 //     internal/defaults) and on any port whose client stream starts with
 //     CONNECT (protocol name MQTT or MQIsdp); on other ports the connection
@@ -25,14 +30,37 @@
 //   - Reassembly is purpose-built (BenchmarkReasm* in reasm_bench_test.go
 //     compares it with gopacket's reassembly): in-order data goes to the framer without a copy; out-of-order
 //     segments are copied into pooled buffers, capped per direction
-//     (MaxFlowBuffer) and per worker (MaxBufferTotal). Overlaps: first seen
-//     bytes win. When a cap is hit, or the peer acknowledges bytes the
+//     (MaxFlowBuffer, and 1,024 segments whatever their size) and per
+//     worker (MaxBufferTotal); the caps count the memory held (buffer
+//     capacity and bookkeeping), not payload bytes; each drop is counted by the cap hit
+//     (Stats.DroppedBy). Insertion is a binary search into a double-ended
+//     window, so reordering in either direction costs O(log n).
+//   - Overlaps: first seen bytes win, byte by byte, whatever the hosts —
+//     Suricata's stream policy "first" (its per-host host-os-policy
+//     defaults to "bsd", where a segment starting before a buffered one
+//     wins its leading overlap, and offers linux, windows, solaris, last
+//     and others). The operating system of the broker is not known here
+//     and guessing it is itself steerable, so instead of choosing a
+//     policy per host the disagreement is made visible: a segment whose
+//     bytes differ from those buffered for the same range is counted
+//     (Stats.OverlapConflicts), and the fourth in one direction emits a
+//     Malformed event with rule "stream-overlap-conflict"
+//     (RuleOverlapConflict), which detection counts as a malformed packet
+//     of the sender — like Suricata's stream event
+//     reassembly_overlap_different_data, except that Suricata raises it on
+//     every conflict. Only buffered bytes are compared: a retransmission
+//     of bytes already delivered is dropped unexamined, since the in-order
+//     path hands bytes on without keeping a copy. When a cap is hit, or the peer acknowledges bytes the
 //     capture never saw, the hole becomes a Gap event and Framer.Gap, and
 //     the framer resynchronises.
 //   - Connections close on FIN from both sides, RST, idle timeout (packet
 //     time; swept every min(1 s, IdleTimeout/4)), eviction when MaxFlows is
 //     reached (the least recently active of 32 sampled), or Flush at the
-//     end of input (CloseEOF). IP fragments are counted, not reassembled.
+//     end of input (CloseEOF).
+//   - IPv4 fragments are reassembled by the reader (defrag.go: Linux's
+//     policy, overlaps discard the datagram and are counted, 30 s timeout
+//     on packet time, at most 1,024 datagrams and 4 MiB); IPv6 fragments
+//     are counted (Stats.Fragments) and dropped.
 //   - Workers: flows are hashed symmetrically to N workers. With N = 1
 //     everything runs on the caller's goroutine and events go straight to
 //     the handler; with N > 1 the reader copies payloads into reused

@@ -30,6 +30,7 @@ type engine struct {
 	d       dispCounters
 	pub     published
 	pi      pktInfo
+	frag    defrag
 
 	// sharded mode
 	rounds [2][]*inBatch
@@ -95,8 +96,10 @@ func (e *engine) count(n int, ts time.Time) bool {
 	return false
 }
 
-// classify parses a frame and counts what is not TCP.
-func (e *engine) classify(lt layers.LinkType, data []byte) bool {
+// classify parses a frame and counts what is not TCP. An IPv4 fragment
+// that completes a datagram makes the datagram's TCP segment e.pi (its
+// payload valid until the next classify).
+func (e *engine) classify(lt layers.LinkType, data []byte, ts time.Time) bool {
 	switch parseFrame(lt, data, &e.pi) {
 	case parseTCP:
 		return true
@@ -104,6 +107,15 @@ func (e *engine) classify(lt layers.LinkType, data []byte) bool {
 		e.d.nonIP++
 	case parseFragment:
 		e.d.fragments++
+		ip := e.pi.frag4
+		e.pi.frag4 = nil
+		if ip != nil {
+			dg := e.frag.add(ip, ts.UnixNano())
+			e.d.frag = e.frag.st
+			if dg != nil && parseIPv4(dg, &e.pi) == parseTCP {
+				return true
+			}
+		}
 	case parseShort:
 		e.d.short++
 	}
@@ -143,7 +155,7 @@ func (e *engine) runDirect(ctx context.Context, src Source) error {
 		if mixed {
 			lt = plt.PacketLinkType()
 		}
-		if !e.classify(lt, data) {
+		if !e.classify(lt, data, ci.Timestamp) {
 			continue
 		}
 		key, fromA := canonical(&e.pi)
@@ -383,7 +395,7 @@ func (e *engine) runSharded(ctx context.Context, src Source) error {
 			if mixed {
 				lt = plt.PacketLinkType()
 			}
-			if !e.classify(lt, data) {
+			if !e.classify(lt, data, ci.Timestamp) {
 				continue
 			}
 			key, fromA := canonical(&e.pi)

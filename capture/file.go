@@ -36,7 +36,8 @@ type FileSource struct {
 	lt     layers.LinkType
 	pktLT  layers.LinkType
 	ng     bool
-	recOff int64 // offset of the record being read
+	recOff int64  // offset of the record being read
+	guard  *guard // the limits (fileguard.go), on the uncompressed stream
 }
 
 // OpenFile opens a capture file. Close it when done.
@@ -61,7 +62,8 @@ func NewFileSource(r io.Reader, name string) (*FileSource, error) {
 	// bufio.NewReader, which returns our *bufio.Reader unchanged (it is
 	// large enough), so the bytes consumed by the decoder are exactly
 	// counter.n - br.Buffered().
-	s.counter = &countingReader{r: r}
+	s.guard = newGuard(r)
+	s.counter = &countingReader{r: s.guard}
 	s.br = bufio.NewReaderSize(s.counter, readBufSize)
 	magic, err := s.br.Peek(4)
 	if err != nil {
@@ -73,7 +75,8 @@ func NewFileSource(r io.Reader, name string) (*FileSource, error) {
 			return nil, fmt.Errorf("read capture %s: gzip header: %w", name, err)
 		}
 		s.gz = true
-		s.counter = &countingReader{r: zr}
+		s.guard = newGuard(zr)
+		s.counter = &countingReader{r: s.guard}
 		s.br = bufio.NewReaderSize(s.counter, readBufSize)
 		if magic, err = s.br.Peek(4); err != nil {
 			return nil, fmt.Errorf("read capture %s: uncompressed offset 0: %w", name, noEOF(err))
@@ -83,6 +86,9 @@ func NewFileSource(r io.Reader, name string) (*FileSource, error) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
 		r, err := pcapgo.NewReader(s.br)
 		if err != nil {
+			if s.guard.err != nil {
+				return nil, s.limitErr()
+			}
 			return nil, fmt.Errorf("read capture %s: offset 0: pcap header: %w", name, err)
 		}
 		s.src, s.lt = r, r.LinkType()
@@ -91,6 +97,9 @@ func NewFileSource(r io.Reader, name string) (*FileSource, error) {
 		// with its own link type (see PacketLinkType).
 		r, err := pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
+			if s.guard.err != nil {
+				return nil, s.limitErr()
+			}
 			return nil, fmt.Errorf("read capture %s: offset 0: pcapng header: %w", name, err)
 		}
 		s.src, s.lt, s.ng = r, r.LinkType(), true
@@ -137,14 +146,26 @@ func (s *FileSource) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 func (s *FileSource) PacketLinkType() layers.LinkType { return s.pktLT }
 
 func (s *FileSource) wrapErr(err error) error {
+	if s.guard.err != nil {
+		return s.limitErr()
+	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	what := "offset"
+	return fmt.Errorf("read capture %s: %s %d: truncated or corrupt record: %w", s.name, s.offsetWord(), s.recOff, err)
+}
+
+// limitErr names the file and the offset of the record or block that broke
+// a limit (errors.Is ErrLimit).
+func (s *FileSource) limitErr() error {
+	return fmt.Errorf("read capture %s: %s %d: %w", s.name, s.offsetWord(), s.guard.errOff, s.guard.err)
+}
+
+func (s *FileSource) offsetWord() string {
 	if s.gz {
-		what = "uncompressed offset"
+		return "uncompressed offset"
 	}
-	return fmt.Errorf("read capture %s: %s %d: truncated or corrupt record: %w", s.name, what, s.recOff, err)
+	return "offset"
 }
 
 // LinkType of the capture (of its first interface, for pcapng).

@@ -29,7 +29,7 @@ const (
 	parseTCP      parseResult = iota // pkt is filled
 	parseNonIP                       // not IPv4/IPv6 (ARP, LLDP, unknown link type)
 	parseNotTCP                      // IP but not TCP (UDP, ICMP, ...)
-	parseFragment                    // an IP fragment (counted, not reassembled)
+	parseFragment                    // an IP fragment (IPv4: pkt.frag4 set, for defrag)
 	parseShort                       // truncated headers
 )
 
@@ -43,6 +43,7 @@ type pktInfo struct {
 	seq, ack     uint32
 	flags        uint8
 	payload      []byte
+	frag4        []byte // parseFragment of IPv4: the whole IP packet (for defrag)
 }
 
 // TCP flag bits.
@@ -133,6 +134,7 @@ func parseIPv4(data []byte, pi *pktInfo) parseResult {
 		data = data[:total]
 	}
 	if frag := binary.BigEndian.Uint16(data[6:8]); frag&0x3fff != 0 { // MF or offset
+		pi.frag4 = data
 		return parseFragment
 	}
 	if data[9] != 6 {

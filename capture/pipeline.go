@@ -46,11 +46,15 @@ type Options struct {
 	// recently active one is evicted (event.CloseEvicted). Split evenly
 	// over the shards.
 	MaxFlows int
-	// MaxFlowBuffer caps the out-of-order bytes buffered per direction and
-	// the framer's partial-packet buffer (0: 256 KiB).
+	// MaxFlowBuffer caps the memory out-of-order segments hold per
+	// direction (0: 256 KiB) — each segment's pooled buffer, a power of two
+	// of at least 256 bytes, and its bookkeeping, not its payload bytes —
+	// and the framer's partial-packet buffer. At most 1,024 segments are
+	// buffered per direction whatever this allows.
 	MaxFlowBuffer int
-	// MaxBufferTotal caps out-of-order bytes over all flows (0: 256 MiB),
-	// split evenly over the shards.
+	// MaxBufferTotal caps the memory out-of-order segments hold over all
+	// flows, counted as for MaxFlowBuffer (0: 256 MiB), split evenly over
+	// the shards.
 	MaxBufferTotal int
 	// IdleTimeout closes connections without a segment for this long in
 	// packet time (0: 10 minutes).
@@ -170,15 +174,32 @@ type Stats struct {
 	MQTTPackets     uint64 // control packets decoded
 	Malformed       uint64 // protocol violations (framing errors and Validate findings)
 	ReassemblyGaps  uint64 // holes declared in a TCP stream
-	Dropped         uint64 // frames with truncated headers, out-of-order segments that hit a buffer cap
-	Evicted         uint64 // connections evicted because the table was full
-	NonIP           uint64 // frames that are not IPv4/IPv6
-	Fragments       uint64 // IP fragments (counted, not reassembled)
-	TLSConnections  uint64 // connections on a TLS port
-	MQTTByType      [16]uint64
-	MalformedByRule map[string]uint64 // rule id → count
-	FirstTime       time.Time         // first packet time
-	LastTime        time.Time         // last packet time
+	Dropped         uint64 // frames with truncated headers, out-of-order segments that hit a buffer cap, IPv4 datagrams whose fragments were dropped
+	// DroppedBy splits Dropped by reason: "short" (truncated headers),
+	// "ooo_segments" (the per-direction segment count cap),
+	// "ooo_flow_buffer" (MaxFlowBuffer), "ooo_total_buffer"
+	// (MaxBufferTotal). Reasons with no drop are absent.
+	DroppedBy map[string]uint64
+	Evicted   uint64 // connections evicted because the table was full
+	// OverlapConflicts counts segments whose bytes differed from those
+	// buffered for the same sequence range (first seen kept); a direction
+	// with more than 3 is reported malformed (RuleOverlapConflict).
+	OverlapConflicts uint64
+	NonIP            uint64 // frames that are not IPv4/IPv6
+	Fragments        uint64 // IP fragments read (IPv4 ones reassembled, IPv6 ones dropped)
+	// Reassembled counts IPv4 datagrams rebuilt from fragments;
+	// FragmentOverlaps the datagrams discarded for overlapping fragments
+	// (also DroppedBy "fragment_overlap"). DroppedBy "fragment_timeout",
+	// "fragment_cap" and "fragment_invalid" count datagrams expired after
+	// 30 s of packet time, evicted from the bounded cache, and fragments
+	// with impossible offsets or lengths.
+	Reassembled      uint64
+	FragmentOverlaps uint64
+	TLSConnections   uint64 // connections on a TLS port
+	MQTTByType       [16]uint64
+	MalformedByRule  map[string]uint64 // rule id → count
+	FirstTime        time.Time         // first packet time
+	LastTime         time.Time         // last packet time
 }
 
 // Pipeline turns frames into MQTT events for one Handler. ReplayFile,
@@ -288,7 +309,7 @@ func (p *Pipeline) Stats() Stats {
 	p.mu.Lock()
 	engines := append([]*engine(nil), p.all...)
 	p.mu.Unlock()
-	s := Stats{MalformedByRule: map[string]uint64{}}
+	s := Stats{MalformedByRule: map[string]uint64{}, DroppedBy: map[string]uint64{}}
 	for _, e := range engines {
 		e.addStats(&s)
 	}
@@ -317,6 +338,7 @@ type published struct {
 // dispCounters are counted by the goroutine reading the source.
 type dispCounters struct {
 	packets, bytes, nonIP, fragments, short uint64
+	frag                                    fragCounters
 	first, last                             time.Time
 }
 
@@ -354,6 +376,17 @@ func (pb *published) addTo(s *Stats) {
 	s.NonIP += d.nonIP
 	s.Fragments += d.fragments
 	s.Dropped += d.short
+	if d.short > 0 {
+		s.DroppedBy["short"] += d.short
+	}
+	s.Dropped += d.frag.overlaps + d.frag.timeouts + d.frag.evicted + d.frag.invalid
+	s.Reassembled += d.frag.reassembled
+	s.FragmentOverlaps += d.frag.overlaps
+	for k, v := range map[string]uint64{"fragment_overlap": d.frag.overlaps, "fragment_timeout": d.frag.timeouts, "fragment_cap": d.frag.evicted, "fragment_invalid": d.frag.invalid} {
+		if v > 0 {
+			s.DroppedBy[k] += v
+		}
+	}
 	if !d.first.IsZero() && (s.FirstTime.IsZero() || d.first.Before(s.FirstTime)) {
 		s.FirstTime = d.first
 	}
@@ -366,7 +399,13 @@ func (pb *published) addTo(s *Stats) {
 	s.Malformed += pb.app.Malformed
 	s.ReassemblyGaps += c.gaps
 	s.Dropped += c.dropped
+	for i, v := range c.dropBy {
+		if v > 0 {
+			s.DroppedBy[dropNames[i]] += v
+		}
+	}
 	s.Evicted += c.evicted
+	s.OverlapConflicts += c.overlapConflicts
 	s.TLSConnections += c.tls
 	for i, v := range pb.app.ByType {
 		s.MQTTByType[i] += v

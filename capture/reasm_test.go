@@ -4,14 +4,21 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 )
 
 // recSink records delivered bytes, gaps as "[gap N]".
-type recSink struct{ b bytes.Buffer }
+type recSink struct {
+	b         bytes.Buffer
+	conflicts int
+}
 
 func (r *recSink) deliver(d []byte) { r.b.Write(d) }
 func (r *recSink) gap(n int)        { fmt.Fprintf(&r.b, "[gap %d]", n) }
+func (r *recSink) overlap()         { r.conflicts++ }
 
 type seg struct {
 	seq  uint32
@@ -22,7 +29,8 @@ type seg struct {
 func newLimits(maxFlow, maxTotal int) *reasmLimits {
 	var total int
 	var dropped uint64
-	return &reasmLimits{maxFlow: maxFlow, maxTotal: maxTotal, total: &total, pool: &segPool{}, dropped: &dropped}
+	var dropBy [dropReasons]uint64
+	return &reasmLimits{maxFlow: maxFlow, maxTotal: maxTotal, maxSegs: maxOOOSegments, total: &total, pool: &segPool{}, dropped: &dropped, dropBy: &dropBy}
 }
 
 func TestReassembly(t *testing.T) {
@@ -45,7 +53,7 @@ func TestReassembly(t *testing.T) {
 		{name: "fin after data", segs: []seg{{isn, "ab", false}, {isn + 2, "", true}}, want: "ab", finDone: true},
 		{name: "fin before missing data", segs: []seg{{isn, "a", false}, {isn + 2, "c", true}}, want: "a", buffered: 1},
 		{name: "fin after hole filled", segs: []seg{{isn, "a", false}, {isn + 2, "c", true}, {isn + 1, "b", false}}, want: "abc", finDone: true},
-		{name: "cap: hole given up", maxFlow: 4, segs: []seg{{isn, "a", false}, {isn + 3, "dddd", false}, {isn + 7, "e", false}}, want: "a[gap 2]dddde"},
+		{name: "cap: hole given up", maxFlow: segBufSize(4) + segOverhead, segs: []seg{{isn, "a", false}, {isn + 3, "dddd", false}, {isn + 7, "e", false}}, want: "a[gap 2]dddde"},
 		{name: "cap: oversize segment delivered after a gap", maxFlow: 2, segs: []seg{{isn, "a", false}, {isn + 5, "fghij", false}}, want: "a[gap 4]fghij"},
 		{name: "old segment far behind ignored", segs: []seg{{isn, "ab", false}, {isn - 1000, "zz", false}}, want: "ab"},
 	}
@@ -67,8 +75,13 @@ func TestReassembly(t *testing.T) {
 			if h.finDone != tt.finDone {
 				t.Errorf("finDone %v, want %v", h.finDone, tt.finDone)
 			}
-			if h.oooBytes != tt.buffered || *lim.total != tt.buffered {
-				t.Errorf("buffered %d (total %d), want %d", h.oooBytes, *lim.total, tt.buffered)
+			held, cost := 0, 0
+			for i := range h.ooo {
+				held += len(h.ooo[i].data)
+				cost += cap(h.ooo[i].buf) + segOverhead
+			}
+			if held != tt.buffered || h.oooBytes != cost || *lim.total != cost {
+				t.Errorf("buffered %d bytes costing %d (accounted %d, total %d), want %d bytes", held, cost, h.oooBytes, *lim.total, tt.buffered)
 			}
 			h.flush(&out, lim)
 			h.release(lim)
@@ -80,7 +93,8 @@ func TestReassembly(t *testing.T) {
 }
 
 func TestReassemblyTotalCap(t *testing.T) {
-	lim := newLimits(100, 6)
+	c := segBufSize(4) + segOverhead // what a small segment costs
+	lim := newLimits(100*c, c+c/2)
 	var a, b half
 	var outA, outB recSink
 	a.segment(0, []byte("x"), false, lim, &outA)
@@ -90,8 +104,8 @@ func TestReassemblyTotalCap(t *testing.T) {
 	if got := outB.b.String(); got != "x[gap 4]yyy" {
 		t.Errorf("b delivered %q", got)
 	}
-	if *lim.total != 4 {
-		t.Errorf("total %d, want 4", *lim.total)
+	if *lim.total != c {
+		t.Errorf("total %d, want %d", *lim.total, c)
 	}
 }
 
@@ -149,5 +163,170 @@ func TestSegPool(t *testing.T) {
 	}
 	if big := p.get(1 << 20); len(big) != 1<<20 {
 		t.Errorf("len %d", len(big))
+	}
+}
+
+// TestReassemblyReversedBounded: one-byte segments in reverse order behind
+// a hole (issue 12, item 2). Before, all 4,999 were buffered (and each
+// insertion walked and moved the whole buffer); now at most
+// maxOOOSegments (1024) are held, the hole before them is given up as a
+// gap and the rest, now behind the stream, are ignored.
+func TestReassemblyReversedBounded(t *testing.T) {
+	const n = 5000
+	lim := newLimits(1<<30, 1<<30)
+	var h half
+	var out recSink
+	h.segment(0, []byte{'x'}, false, lim, &out)
+	most := 0
+	for k := n - 1; k >= 1; k-- {
+		h.segment(uint32(k), []byte{'x'}, false, lim, &out)
+		most = max(most, len(h.ooo))
+	}
+	if most > 1024 {
+		t.Fatalf("%d segments buffered in one direction, want at most 1024", most)
+	}
+	want := "x[gap 3975]" + strings.Repeat("x", 1024)
+	if got := out.b.String(); got != want {
+		t.Errorf("delivered %.40q… (%d bytes), want %.40q… (%d bytes)", got, len(got), want, len(want))
+	}
+}
+
+// TestReassemblyDropReasons checks the drop counters by cap.
+func TestReassemblyDropReasons(t *testing.T) {
+	lim := newLimits(1<<30, 1<<30)
+	lim.maxSegs = 3
+	var h half
+	var out recSink
+	h.segment(0, []byte("a"), false, lim, &out)
+	for _, k := range []uint32{9, 7, 5, 3} { // the 4th buffered segment is one too many
+		h.segment(k, []byte("z"), false, lim, &out)
+	}
+	if *lim.dropped != 1 || lim.dropBy[dropSegments] != 1 {
+		t.Errorf("dropped %d, by segments %d; want 1, 1", *lim.dropped, lim.dropBy[dropSegments])
+	}
+	// the hole before 5 given up: 5 delivered, 7 and 9 still buffered
+	if got := out.b.String(); got != "a[gap 4]z" {
+		t.Errorf("delivered %q", got)
+	}
+	if len(h.ooo) != 2 {
+		t.Errorf("%d segments still buffered, want 2", len(h.ooo))
+	}
+}
+
+// TestReassemblyWindow drives insertAt's double-ended window through
+// inserts at the front, the back and the middle against a plain sorted
+// slice.
+func TestReassemblyWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for iter := 0; iter < 200; iter++ {
+		lim := newLimits(1<<30, 1<<30)
+		lim.maxSegs = 1 << 20
+		var h half
+		var out recSink
+		h.segment(0, []byte("a"), false, lim, &out)
+		var want []uint32
+		used := map[uint32]bool{}
+		for k := 0; k < 300; k++ {
+			var s uint32
+			switch rng.IntN(3) {
+			case 0:
+				s = 2 + uint32(rng.IntN(100000))*2
+			case 1:
+				s = 2 + uint32(k)*2
+			default:
+				s = 200000 - uint32(k)*2
+			}
+			if used[s] {
+				continue
+			}
+			used[s] = true
+			h.segment(s, []byte("b"), false, lim, &out)
+			i, _ := slices.BinarySearch(want, s)
+			want = slices.Insert(want, i, s)
+			var got []uint32
+			for _, sg := range h.ooo {
+				got = append(got, sg.seq)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("iteration %d step %d: buffered %v, want %v", iter, k, got, want)
+			}
+		}
+		h.release(lim)
+		if *lim.total != 0 {
+			t.Fatalf("total %d after release", *lim.total)
+		}
+	}
+}
+
+// TestReassemblyMemoryCap: the caps count the memory held, not payload
+// bytes (issue 12, item 3). 400 directions each get 1,000 one-byte
+// segments in reverse order behind a hole, under an 8 MiB total cap.
+// Before, 399,600 bytes were accounted for ~125 MB of buffers and
+// bookkeeping; now the heap held stays within the cap (plus the pool's
+// bounded free lists), and the accounting equals the buffers' capacity
+// plus the per-segment overhead.
+func TestReassemblyMemoryCap(t *testing.T) {
+	const flows, segs, maxTotal = 400, 1000, 8 << 20
+	lim := newLimits(1<<30, maxTotal)
+	halves := make([]half, flows)
+	var out recSink
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for f := range halves {
+		h := &halves[f]
+		h.segment(0, []byte{'x'}, false, lim, &out)
+		for k := segs; k >= 2; k-- {
+			h.segment(uint32(k), []byte{'x'}, false, lim, &out)
+		}
+		out.b.Reset()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	held := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	const slack = segMaxFreeBytes + 1<<20 // the pool's free lists, the halves themselves
+	if held > maxTotal+slack {
+		t.Errorf("heap grew by %d bytes, want at most %d (the %d-byte cap plus %d)", held, maxTotal+slack, maxTotal, slack)
+	}
+	sum := 0
+	for f := range halves {
+		h := &halves[f]
+		for i := range h.ooo {
+			sum += cap(h.ooo[i].buf) + segOverhead
+		}
+		if len(h.back) > 4*len(h.ooo) && len(h.back) > 16 {
+			t.Fatalf("flow %d: window of %d slots for %d segments", f, len(h.back), len(h.ooo))
+		}
+	}
+	if sum != *lim.total || sum > maxTotal {
+		t.Errorf("buffers and bookkeeping %d bytes, accounted %d, cap %d", sum, *lim.total, maxTotal)
+	}
+	t.Logf("heap +%d bytes, accounted %d, cap %d", held, *lim.total, maxTotal)
+	runtime.KeepAlive(halves)
+}
+
+// TestReassemblyOverlapConflicts: a segment whose overlap with buffered
+// bytes differs is reported once (issue 12, item 5); identical
+// retransmissions and new bytes are not.
+func TestReassemblyOverlapConflicts(t *testing.T) {
+	lim := newLimits(1<<20, 1<<30)
+	var h half
+	var out recSink
+	h.segment(0, []byte("a"), false, lim, &out)
+	h.segment(2, []byte("cdef"), false, lim, &out)
+	h.segment(2, []byte("cdef"), false, lim, &out) // identical copy
+	h.segment(4, []byte("efgh"), false, lim, &out) // agrees, adds "gh"
+	if out.conflicts != 0 || h.conflicts != 0 {
+		t.Fatalf("%d conflicts for agreeing copies", out.conflicts)
+	}
+	h.segment(3, []byte("XYZW"), false, lim, &out) // differs over 3 buffered ranges: one conflict
+	h.segment(9, []byte("i"), false, lim, &out)
+	h.segment(8, []byte("HI"), false, lim, &out) // "H" new, "I" differs
+	if out.conflicts != 2 || h.conflicts != 2 {
+		t.Errorf("%d conflicts (half %d), want 2", out.conflicts, h.conflicts)
+	}
+	h.segment(1, []byte("b"), false, lim, &out)
+	if got := out.b.String(); got != "abcdefghHi" {
+		t.Errorf("delivered %q, want first seen bytes", got)
 	}
 }

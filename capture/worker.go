@@ -1,9 +1,11 @@
 package capture
 
 import (
+	"errors"
 	"slices"
 	"time"
 
+	"mqttids/decode"
 	"mqttids/event"
 	"mqttids/session"
 )
@@ -35,6 +37,8 @@ type dirSink struct {
 // them. The MQTT counts are the session layer's (session.Counters).
 type counters struct {
 	tcpFlows, gaps, dropped, evicted, tls uint64
+	overlapConflicts                      uint64
+	dropBy                                [dropReasons]uint64 // dropped by reason
 }
 
 // emitter receives a worker's events. phase and tie order events of one
@@ -46,25 +50,26 @@ type emitter interface {
 
 // worker owns a shard of the flows. It is used by one goroutine at a time.
 type worker struct {
-	opts     *Options
-	ports    *portSet
-	tls      *portSet
-	maxFlows int
-	flows    flowTable
-	free     []*conn
-	total    int
-	pool     segPool
-	lim      reasmLimits
-	out      emitter
-	app      *session.Layer
-	ev       event.Event
-	sink     dirSink
-	st       counters
-	expired  []*conn
-	tie      uint64 // order of events within one packet (see emitter)
-	tieHi    uint64 // connection id << 24 while closing in phase 0
-	phase    uint8
-	pub      published
+	opts       *Options
+	ports      *portSet
+	tls        *portSet
+	maxFlows   int
+	flows      flowTable
+	free       []*conn
+	total      int
+	pool       segPool
+	lim        reasmLimits
+	out        emitter
+	app        *session.Layer
+	ev         event.Event
+	sink       dirSink
+	st         counters
+	expired    []*conn
+	tie        uint64 // order of events within one packet (see emitter)
+	tieHi      uint64 // connection id << 24 while closing in phase 0
+	phase      uint8
+	pub        published
+	overlapErr decode.MalformedError // the violation of dirSink.overlap, reused
 }
 
 func newWorker(o *Options, pl *Plan, out emitter) *worker {
@@ -81,7 +86,9 @@ func newWorker(o *Options, pl *Plan, out emitter) *worker {
 		maxTotal: pl.MaxBufferTotal,
 		total:    &w.total,
 		pool:     &w.pool,
+		maxSegs:  maxOOOSegments,
 		dropped:  &w.st.dropped,
+		dropBy:   &w.st.dropBy,
 	}
 	w.sink.w = w
 	w.phase = 1
@@ -294,9 +301,11 @@ func (w *worker) remove(c *conn) {
 		c.half[i].release(&w.lim)
 	}
 	w.app.End(&c.app)
-	ooo0, ooo1 := c.half[0].ooo[:0], c.half[1].ooo[:0]
+	back0, back1 := c.half[0].back, c.half[1].back
 	*c = conn{}
-	c.half[0].ooo, c.half[1].ooo = ooo0, ooo1
+	c.half[0].back, c.half[1].back = back0, back1
+	c.half[0].resetWindow()
+	c.half[1].resetWindow()
 	w.free = append(w.free, c)
 }
 
@@ -369,4 +378,35 @@ func (s *dirSink) gap(n int) {
 	ev := w.newEvent(event.Gap, c, s.ts, s.seq, s.dir == 0)
 	ev.GapBytes = n
 	w.emit(ev)
+}
+
+// maxOverlapConflicts is how many segments per direction may carry bytes
+// that differ from those buffered for the same range before the stream is
+// reported as malformed (rule RuleOverlapConflict). A TCP sender
+// retransmits the bytes it sent, repacketised perhaps but never changed,
+// so a conflict comes from a middlebox rewriting, corruption the capture
+// cannot rule out (checksums are not verified) or an evasion attempt that
+// shows the IDS one version of the stream and the broker another. A few
+// are tolerated for the first two; more is the third.
+const maxOverlapConflicts = 3
+
+// RuleOverlapConflict is the decode.MalformedError rule of a stream whose
+// retransmissions disagree with the bytes already buffered more than
+// maxOverlapConflicts times: a Malformed event, counted by the session
+// layer like any violation (Stats.MalformedByRule) and by detection as a
+// malformed packet of the sending side.
+const RuleOverlapConflict = "stream-overlap-conflict"
+
+// errOverlapConflict is the cause in the MalformedError of RuleOverlapConflict.
+var errOverlapConflict = errors.New("retransmitted bytes differ from those buffered for the same range (first seen kept)")
+
+// overlap counts a conflicting overlap; one more than maxOverlapConflicts
+// in a direction reports the stream malformed, once.
+func (s *dirSink) overlap() {
+	w, c := s.w, s.c
+	w.st.overlapConflicts++
+	if c.half[s.dir].conflicts == maxOverlapConflicts+1 {
+		w.overlapErr = decode.MalformedError{Field: "tcp stream", Rule: RuleOverlapConflict, Err: errOverlapConflict}
+		w.app.StreamViolation(&c.app, s.dir == 0, &c.flow, s.ts, s.seq, &w.overlapErr)
+	}
 }

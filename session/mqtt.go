@@ -208,6 +208,19 @@ func (l *Layer) connect(s *State, p *decode.Packet) {
 	}
 }
 
+// StreamViolation reports a violation found below MQTT in the connection's
+// byte stream (capture's reassembler: e.g. overlapping retransmissions with
+// different bytes, rule "stream-overlap-conflict"): counted by rule like a
+// malformed packet and emitted as a Malformed event without a packet, so
+// that detection treats it as one. err must stay valid during the call.
+func (l *Layer) StreamViolation(s *State, fromClient bool, flow *event.Flow, ts time.Time, seq uint64, err *decode.MalformedError) {
+	l.St.Malformed++
+	l.St.ByRule[err.Rule]++
+	ev := l.newEvent(event.Malformed, s, flow, ts, seq, fromClient)
+	ev.Err = err
+	l.out.Emit(ev)
+}
+
 // onViolation receives decode.Validate's findings for l.pkt.
 func (l *Layer) onViolation(v *decode.MalformedError) {
 	l.malformed(l.cur, l.curFrom, l.curFlow, l.curTS, l.curSeq, v)
