@@ -54,8 +54,8 @@ type CaptureConfig struct {
 	TLSPorts       []uint16      `yaml:"tls_ports" help:"ports carrying MQTT over TLS: connections counted, not decoded (empty: the default, 8883)" verbs:"replay,run,decode"`
 	WebSocketPorts []uint16      `yaml:"websocket_ports" help:"ports carrying MQTT over WebSocket, passed by the eBPF filter (not decoded yet; empty: none)" verbs:"run"`
 	MaxFlows       int           `yaml:"max_flows" help:"most TCP flows tracked at once; the oldest idle one is evicted beyond it (0: default)" verbs:"replay,run,decode"`
-	MaxFlowBuffer  int           `yaml:"max_flow_buffer" help:"most out-of-order bytes buffered per flow direction (0: default)" verbs:"replay,run,decode"`
-	MaxBufferTotal int           `yaml:"max_buffer_total" help:"most out-of-order bytes buffered over all flows (0: default)" verbs:"replay,run,decode"`
+	MaxFlowBuffer  int           `yaml:"max_flow_buffer" help:"most memory (bytes: buffers plus bookkeeping) held for out-of-order segments per flow direction (0: default)" verbs:"replay,run,decode"`
+	MaxBufferTotal int           `yaml:"max_buffer_total" help:"most memory (bytes: buffers plus bookkeeping) held for out-of-order segments over all flows (0: default)" verbs:"replay,run,decode"`
 	IdleTimeout    time.Duration `yaml:"idle_timeout" help:"a flow with no packet for this long (packet time) is closed (0: default)" verbs:"replay,run,decode"`
 	MaxPacketSize  int           `yaml:"max_packet_size" help:"largest MQTT packet decoded; larger ones are skipped and flagged (0: default)" verbs:"replay,run,decode"`
 	BlockSize      int           `yaml:"block_size" help:"AF_PACKET ring block size in bytes (0: default)" verbs:"run"`

@@ -452,7 +452,15 @@ func (s *Sensor) Stats(elapsed time.Duration) Stats {
 			m[k] += v
 		}
 	}
-	add(st.DroppedBy, "capture", c.Dropped)
+	var byReason uint64
+	for k, v := range c.DroppedBy {
+		add(st.DroppedBy, "capture_"+k, v)
+		byReason += v
+	}
+	if c.Dropped > byReason {
+		add(st.DroppedBy, "capture", c.Dropped-byReason)
+	}
+	st.OverlapConflicts, st.FragmentsReassembled, st.FragmentOverlaps = c.OverlapConflicts, c.Reassembled, c.FragmentOverlaps
 	for _, ss := range s.disp.Stats() {
 		add(st.DroppedBy, "sink:"+ss.Sink, ss.Dropped+ss.Failed)
 	}

@@ -35,7 +35,14 @@ type Stats struct {
 	DroppedBy       map[string]uint64 `json:"dropped_by,omitempty"`
 	EvictedBy       map[string]uint64 `json:"evicted_by,omitempty"`
 	BlockEntries    uint64            `json:"block_list_changes"`
-	CaptureSpan     float64           `json:"capture_span_s"`
+	// OverlapConflicts: TCP segments whose bytes differed from those
+	// already buffered for the same range (first seen wins).
+	OverlapConflicts uint64 `json:"overlap_conflicts,omitempty"`
+	// FragmentsReassembled: IPv4 datagrams rebuilt from fragments;
+	// FragmentOverlaps: those discarded for overlapping fragments.
+	FragmentsReassembled uint64  `json:"fragments_reassembled,omitempty"`
+	FragmentOverlaps     uint64  `json:"fragment_overlaps,omitempty"`
+	CaptureSpan          float64 `json:"capture_span_s"`
 
 	// Kernel is set for live capture: the AF_PACKET rings and the eBPF
 	// socket filter's own counters (SYN/RST per source are counted in the
