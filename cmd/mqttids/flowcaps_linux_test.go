@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,15 +28,8 @@ func TestRunCapsSplitAcrossWorkers(t *testing.T) {
 	netnstest.Serve(t, p.A.NS, 1883)
 	dir := t.TempDir()
 	stats := filepath.Join(dir, "stats.json")
-	sensor := netnstest.Exec(p.A.NS, bin, "run", "--interface", p.A.Iface, "--workers", "2",
+	sensor := startSensor(t, p.A.NS, bin, "run", "--interface", p.A.Iface, "--workers", "2",
 		"--capture-max-flows", "40", "--alerts", "file:"+filepath.Join(dir, "alerts.json"), "--stats", stats, "-q")
-	var sensorErr strings.Builder
-	sensor.Stderr = &sensorErr
-	if err := sensor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sensor.Process.Kill() })
-	waitFor(t, 10*time.Second, "sensor start", func() bool { return strings.Contains(sensorErr.String(), "capturing") })
 	const n = 120
 	var conns []net.Conn
 	for i := 0; i < n; i++ {
@@ -49,17 +40,7 @@ func TestRunCapsSplitAcrossWorkers(t *testing.T) {
 		conns = append(conns, c)
 	}
 	time.Sleep(500 * time.Millisecond)
-	sensor.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- sensor.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("sensor exit: %v\n%s", err, sensorErr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("sensor did not stop on SIGTERM")
-	}
+	sensor.stop(t)
 	for _, c := range conns {
 		c.Close()
 	}

@@ -75,6 +75,43 @@ func readAlerts(t *testing.T, path string) []liveAlert {
 	return out
 }
 
+// liveSensor is `mqttids run` started inside a namespace, with its stderr.
+type liveSensor struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+}
+
+// startSensor runs the binary with args inside ns and waits until it
+// captures; the process is killed at the end of the test if still running.
+func startSensor(t *testing.T, ns, bin string, args ...string) *liveSensor {
+	t.Helper()
+	s := &liveSensor{cmd: netnstest.Exec(ns, bin, args...), stderr: &strings.Builder{}}
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.cmd.Process.Kill() })
+	waitFor(t, 10*time.Second, "sensor start", func() bool { return strings.Contains(s.stderr.String(), "capturing") })
+	return s
+}
+
+// stop sends SIGTERM and waits (at most 20 s) for a clean exit, which
+// flushes and writes the statistics.
+func (s *liveSensor) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sensor exit: %v\n%s", err, s.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("sensor did not stop on SIGTERM")
+	}
+}
+
 func waitFor(t *testing.T, d time.Duration, what string, f func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -132,15 +169,9 @@ func TestRunLiveBruteForceAndXDPBlock(t *testing.T) {
 	os.WriteFile(rules, []byte("rules:\n  - id: auth-bruteforce\n    action: block\n    target: src_ip\n    ttl: 8s\n"), 0o600)
 	alertsFile := filepath.Join(dir, "alerts.json")
 	stats := filepath.Join(dir, "stats.json")
-	sensor := netnstest.Exec(p.A.NS, bin, "run", "--interface", p.A.Iface, "--workers", "2", "--rules", rules,
+	sensor := startSensor(t, p.A.NS, bin, "run", "--interface", p.A.Iface, "--workers", "2", "--rules", rules,
 		"--alerts", "file:"+alertsFile, "--block-xdp-interface", p.A.Iface, "--block-max-ttl", "8s", "--stats", stats, "-q", "--metrics-addr", "127.0.0.1:0")
-	var sensorErr strings.Builder
-	sensor.Stderr = &sensorErr
-	if err := sensor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sensor.Process.Kill() })
-	waitFor(t, 10*time.Second, "sensor start", func() bool { return strings.Contains(sensorErr.String(), "capturing") })
+	sensorErr := sensor.stderr
 	waitFor(t, 5*time.Second, "broker", func() bool {
 		c, err := netnstest.Dial(p.B.NS, netip.AddrPortFrom(p.B.Addr, 0), broker, time.Second)
 		if err == nil {
@@ -234,17 +265,7 @@ func TestRunLiveBruteForceAndXDPBlock(t *testing.T) {
 
 	// Stop: SIGTERM flushes and writes the statistics.
 	cancel()
-	sensor.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- sensor.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("sensor exit: %v\n%s", err, sensorErr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("sensor did not stop on SIGTERM")
-	}
+	sensor.stop(t)
 	var st struct {
 		Packets uint64 `json:"packets"`
 		Alerts  uint64 `json:"alerts"`

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,15 +29,9 @@ func TestRunFilterPassesTLSPorts(t *testing.T) {
 	netnstest.Serve(t, p.A.NS, 8884)
 	dir := t.TempDir()
 	stats := filepath.Join(dir, "stats.json")
-	sensor := netnstest.Exec(p.A.NS, bin, "run", "--interface", p.A.Iface, "--workers", "2",
+	sensor := startSensor(t, p.A.NS, bin, "run", "--interface", p.A.Iface, "--workers", "2",
 		"--ports", "1883", "--capture-tls-ports", "8884", "--alerts", "file:"+filepath.Join(dir, "alerts.json"), "--stats", stats, "-q")
-	var sensorErr strings.Builder
-	sensor.Stderr = &sensorErr
-	if err := sensor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sensor.Process.Kill() })
-	waitFor(t, 10*time.Second, "sensor start", func() bool { return strings.Contains(sensorErr.String(), "capturing") })
+	sensorErr := sensor.stderr
 	if !strings.Contains(sensorErr.String(), "ebpf_filter=true") {
 		t.Skipf("eBPF filter not loaded: %s", sensorErr.String())
 	}
@@ -55,17 +48,7 @@ func TestRunFilterPassesTLSPorts(t *testing.T) {
 		c.Close()
 	}
 	time.Sleep(500 * time.Millisecond)
-	sensor.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- sensor.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("sensor exit: %v\n%s", err, sensorErr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("sensor did not stop on SIGTERM")
-	}
+	sensor.stop(t)
 	var st struct {
 		TLSConnections uint64 `json:"tls_connections"`
 	}
