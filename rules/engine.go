@@ -204,7 +204,7 @@ func (e *Engine) Observe(o *detect.Observation) {
 			continue
 		}
 		r := rules[i]
-		if !r.Match.empty() && !r.Match.allows(o) {
+		if r.scoped && !r.Match.allows(o) {
 			continue
 		}
 		// The gate: an upper bound of the count below the threshold means
@@ -218,7 +218,7 @@ func (e *Engine) Observe(o *detect.Observation) {
 		}
 		now := o.Time.UnixNano()
 		sk := suppKey{rule: r.ID, key: o.Key}
-		if r.Per == "broker" {
+		if r.perBkr {
 			sk.brk = destIP(o)
 		}
 		if until, ok := e.supp[sk]; ok && now < until {

@@ -326,9 +326,10 @@ func compile(raw *rawRule) (*Rule, []error) {
 
 	if f, ok := raw.fields["match"]; ok {
 		r.Match = parseMatch(f, bad)
+		r.scoped = !r.Match.empty()
 	}
 	if s, f, ok := str("per"); ok {
-		r.Per = s
+		r.Per, r.perBkr = s, s == "broker"
 		if s != "broker" {
 			bad(f, "per %q: want broker", s)
 		}

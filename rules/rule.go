@@ -85,6 +85,8 @@ type Rule struct {
 	prog   *vm.Program
 	native func(*evalCtx) bool // prog compiled to Go (nil: the VM runs it)
 	vmStrs uint8               // envStrings the VM reads (bit i: envStrings[i])
+	scoped bool                // Match is not empty (decided once, at load)
+	perBkr bool                // Per == "broker"
 	cat    int
 }
 
